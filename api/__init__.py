@@ -1,0 +1,1 @@
+"""Transport: strawberry schema, resolvers, dataloaders, the Starlette app and the CLI."""

@@ -1,0 +1,143 @@
+"""The Starlette ASGI app: /graphql, /healthz; engine and enforcer made once in the lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+
+from api.auth import bearer, decode_token
+from api.context import Context
+from api.schema import build_schema
+from authz.enforcer import PolicyEnforcer
+from domain.accounts import load_principal
+from domain.db import asyncpg_dsn, database_url, make_engine, make_sessionmaker
+from domain.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+class BodyLimit:
+    """Refuse request bodies over the limit with 413, by header and while streaming."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    too_big = int(value) > self.max_bytes
+                except ValueError:
+                    too_big = True
+                if too_big:
+                    await self._reject(scope, receive, send)
+                    return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            msg = await receive()
+            if msg["type"] == "http.request":
+                seen += len(msg.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge
+            return msg
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await self._reject(scope, receive, send)
+
+    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+        resp = JSONResponse(
+            {"errors": [{"message": f"request body over {self.max_bytes} bytes"}]}, status_code=413
+        )
+        await resp(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class YiwangGraphQL(GraphQL[Context, None]):
+    def __init__(self, app_state: dict[str, Any], **kwargs: Any) -> None:
+        self._state = app_state
+        super().__init__(**kwargs)
+
+    async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
+        st = self._state
+        ctx = Context(
+            settings=st["settings"],
+            sessions=st["sessions"],
+            enforcer=st["enforcer"],
+            request=request,
+            response=response,
+        )
+        token = bearer(request.headers.get("authorization"))
+        if token:
+            claims = decode_token(st["settings"], token)
+            if claims is not None:
+                async with st["sessions"]() as s:
+                    principal = await load_principal(s, st["enforcer"], str(claims["sub"]))
+                if principal is not None:
+                    ctx.principal = principal
+        return ctx
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or get_settings()
+    state: dict[str, Any] = {"settings": settings}
+    schema = build_schema(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        url = database_url(settings.database_url, settings.data_dir)
+        engine = make_engine(url)
+        enforcer = PolicyEnforcer(engine)
+        await enforcer.load()
+        dsn, kwargs = asyncpg_dsn(url)
+        enforcer.start_listening(dsn, kwargs, settings.policy_reload_seconds)
+        state.update(engine=engine, sessions=make_sessionmaker(engine), enforcer=enforcer)
+        try:
+            yield
+        finally:
+            await enforcer.stop()
+            await engine.dispose()
+
+    graphql = YiwangGraphQL(
+        state,
+        schema=schema,
+        graphql_ide="graphiql" if settings.demo else None,
+        allow_queries_via_get=True,
+    )
+
+    async def healthz(_request: Request) -> Response:
+        try:
+            async with state["engine"].connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception:
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        return JSONResponse({"status": "ok", "policyReloads": state["enforcer"].reloads})
+
+    app = Starlette(
+        routes=[Route("/graphql", graphql, methods=["GET", "POST"]), Route("/healthz", healthz)],
+        lifespan=lifespan,
+    )
+    app.state.yiwang = state
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    return app

@@ -1,0 +1,155 @@
+"""The ``yiwang`` command line: serve, migrate, seed, token, export-schema."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from pathlib import Path
+
+from domain.settings import get_settings
+
+
+def _say(msg: str) -> None:
+    print(f"[yiwang] {msg}", file=sys.stderr, flush=True)
+
+
+def _url() -> str:
+    from domain.db import database_url
+
+    s = get_settings()
+    if not s.database_url:
+        _say(f"starting embedded PostgreSQL in {s.data_dir / 'pg'} (YIWANG_DATABASE_URL unset)")
+    return database_url(s.database_url, s.data_dir)
+
+
+def cmd_migrate(_args: argparse.Namespace) -> int:
+    from domain.migrate import upgrade
+
+    url = _url()
+    _say("migrating the schema to head")
+    t = time.monotonic()
+    upgrade(url)
+    _say(f"schema at head ({time.monotonic() - t:.1f}s)")
+    return 0
+
+
+async def _seed(url: str, demo: bool) -> dict[str, int]:
+    from domain.db import make_engine
+    from seeds import run_seed
+
+    engine = make_engine(url)
+    try:
+        return await run_seed(engine, demo=demo, progress=lambda m: _say(f"seeding {m}"))
+    finally:
+        await engine.dispose()
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    url = _url()
+    added = asyncio.run(_seed(url, args.demo))
+    _say("seeded: " + ", ".join(f"{k} +{v}" for k, v in added.items()))
+    return 0
+
+
+async def _token(url: str, username: str) -> str | None:
+    from sqlalchemy import select
+
+    from api.auth import issue_token
+    from domain.db import make_engine, make_sessionmaker
+    from domain.registry.models import Staff
+
+    engine = make_engine(url)
+    try:
+        async with make_sessionmaker(engine)() as s:
+            found = (
+                await s.execute(select(Staff.id).where(Staff.username == username, Staff.active))
+            ).first()
+    finally:
+        await engine.dispose()
+    return issue_token(get_settings(), username) if found else None
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    token = asyncio.run(_token(_url(), args.username))
+    if token is None:
+        _say(f"no active account named {args.username!r}")
+        return 1
+    print(token)
+    return 0
+
+
+def cmd_export_schema(args: argparse.Namespace) -> int:
+    from api.schema import build_schema
+
+    sdl = build_schema(get_settings()).as_str() + "\n"
+    if args.output == "-":
+        sys.stdout.write(sdl)
+    else:
+        Path(args.output).write_text(sdl, encoding="utf-8")
+        _say(f"schema written to {args.output}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    if args.demo:
+        os.environ["YIWANG_DEMO"] = "true"
+        get_settings.cache_clear()
+    url = _url()
+    if not get_settings().database_url:
+        # Workers find the same embedded server through the data folder.
+        os.environ["YIWANG_DATABASE_URL"] = url
+        get_settings.cache_clear()
+    cmd_migrate(args)
+    added = asyncio.run(_seed(url, args.demo))
+    _say("seeded: " + ", ".join(f"{k} +{v}" for k, v in added.items()))
+    _say(f"serving http://{args.host}:{args.port}/graphql with {args.workers} worker(s)")
+    if args.demo:
+        _say("GraphiQL is on; demo accounts use the password 'yiwang-demo' (see README)")
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="info",
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="yiwang", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="migrate, seed idempotently and serve")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--demo", action="store_true", help="demo accounts and data, GraphiQL on")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("migrate", help="upgrade the database schema to head")
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("seed", help="load the registry (and --demo data) idempotently")
+    p.add_argument("--demo", action="store_true")
+    p.set_defaults(func=cmd_seed)
+
+    p = sub.add_parser("token", help="print a bearer token for an existing account")
+    p.add_argument("username")
+    p.set_defaults(func=cmd_token)
+
+    p = sub.add_parser("export-schema", help="write the GraphQL schema (SDL)")
+    p.add_argument("--output", "-o", default="schema.graphql", help="file, or - for stdout")
+    p.set_defaults(func=cmd_export_schema)
+
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,92 @@
+"""The per-request context: principal, scope, session factory, enforcer and dataloaders."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from strawberry.dataloader import DataLoader
+
+from authz.enforcer import PolicyEnforcer
+from domain.accounts import ANONYMOUS, Principal
+from domain.errors import Unauthenticated
+from domain.registry import queries as rq
+from domain.registry.models import Centre, Staff, Unit
+from domain.registry.visibility import Visibility, visibility
+from domain.settings import Settings
+from domain.uow import UnitOfWork
+
+
+@dataclass
+class Context:
+    settings: Settings
+    sessions: async_sessionmaker[AsyncSession]
+    enforcer: PolicyEnforcer
+    principal: Principal = ANONYMOUS
+    request: Any = None
+    response: Any = None
+    _vis: Visibility | None = None
+    _vis_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    loaders: Loaders = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.loaders = Loaders(self)
+
+    def require_principal(self) -> Principal:
+        if not self.principal.username:
+            raise Unauthenticated("log in first: send Authorization: Bearer <token>")
+        return self.principal
+
+    async def visibility(self) -> Visibility:
+        """The principal's scope as SQL filters: computed once per request."""
+        if self._vis is None:
+            async with self._vis_lock:
+                if self._vis is None:
+                    async with self.sessions() as s:
+                        self._vis = await visibility(s, self.require_principal().scope)
+        return self._vis
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.sessions, self.enforcer)
+
+
+Info = strawberry.Info[Context, None]
+
+
+class Loaders:
+    """DataLoaders made per request (never module-level: they would cache across users)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+        self.centre_by_code = DataLoader[str, Centre | None](load_fn=self._centres)
+        self.unit_by_id = DataLoader[int, Unit | None](load_fn=self._units)
+        self.children_by_centre = DataLoader[str, list[Centre]](load_fn=self._children)
+        self.represented_by = DataLoader[str, Unit | None](load_fn=self._represented)
+        self.staff_by_unit_id = DataLoader[int, list[Staff]](load_fn=self._staff)
+
+    async def _centres(self, codes: list[str]) -> list[Centre | None]:
+        vis = await self._ctx.visibility()
+        async with self._ctx.sessions() as s:
+            return await rq.centres_by_code(s, vis, codes)
+
+    async def _units(self, ids: list[int]) -> list[Unit | None]:
+        vis = await self._ctx.visibility()
+        async with self._ctx.sessions() as s:
+            return await rq.units_by_id(s, vis, ids)
+
+    async def _children(self, codes: list[str]) -> list[list[Centre]]:
+        vis = await self._ctx.visibility()
+        async with self._ctx.sessions() as s:
+            return await rq.children_by_parent(s, vis, codes)
+
+    async def _represented(self, codes: list[str]) -> list[Unit | None]:
+        vis = await self._ctx.visibility()
+        async with self._ctx.sessions() as s:
+            return await rq.represented_by(s, vis, codes)
+
+    async def _staff(self, unit_ids: list[int]) -> list[list[Staff]]:
+        async with self._ctx.sessions() as s:
+            return await rq.staff_by_unit(s, unit_ids)

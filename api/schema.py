@@ -1,0 +1,112 @@
+"""The schema: queries, mutations, protections (depth, aliases, tokens) and error masking."""
+
+from __future__ import annotations
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+
+from api.accounts import AccountMutation, Viewer, viewer
+from api.context import Info
+from api.errors import ERROR_TYPES
+from api.registry.mutations import RegistryMutation
+from api.registry.queries import RegistryQuery
+from api.registry.types import Centre, HistoryEntry, Staff, Unit
+from api.relay import Node, from_global_id
+from domain.errors import DomainError, InvalidInput
+from domain.registry import queries as rq
+from domain.registry.models import Staff as StaffRow
+from domain.settings import Settings
+
+
+async def resolve_node(info: Info, gid: str) -> Node | None:
+    ctx = info.context
+    type_name, key = from_global_id(gid)
+    if type_name == "Centre":
+        c = await ctx.loaders.centre_by_code.load(key)
+        return Centre.of(c) if c else None
+    if not key.isdigit() or len(key) > 18:
+        raise InvalidInput(f"malformed global ID: {gid[:40]!r}", field="id")
+    if type_name == "Unit":
+        u = await ctx.loaders.unit_by_id.load(int(key))
+        return Unit.of(u) if u else None
+    if type_name == "Staff":
+        vis = await ctx.visibility()
+        async with ctx.sessions() as s:
+            row = await s.get(StaffRow, int(key))
+            if row is None:
+                return None
+            if row.unit_id is not None:
+                unit = (await rq.units_by_id(s, vis, [row.unit_id]))[0]
+                ok = unit is not None and vis.can_read_staff_of(unit)
+            else:
+                ok = row.centre_code in vis.staff_centres
+        return Staff.of(row) if ok else None
+    return None
+
+
+@strawberry.type
+class Query(RegistryQuery):
+    @strawberry.field(description="Fetch any object by its global ID (Relay).")
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        info.context.require_principal()
+        return await resolve_node(info, id)
+
+    @strawberry.field(description="Fetch several objects by global ID, in order.")
+    async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
+        info.context.require_principal()
+        if len(ids) > info.context.settings.max_page_size:
+            raise InvalidInput(f"at most {info.context.settings.max_page_size} ids", field="ids")
+        return [await resolve_node(info, i) for i in ids]
+
+    @strawberry.field(description="The viewer: roles per domain and scope summary.")
+    async def me(self, info: Info) -> Viewer:
+        return await viewer(info)
+
+
+@strawberry.type
+class Mutation(AccountMutation, RegistryMutation):
+    pass
+
+
+class PublicErrors(MaskErrors):
+    """Mask unexpected errors; keep validation errors and domain errors readable, with a code."""
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        out: list[GraphQLError] = []
+        for err in errors:
+            orig = err.original_error
+            if orig is None:
+                out.append(err)
+            elif isinstance(orig, DomainError):
+                err.extensions = {**(err.extensions or {}), "code": orig.code}
+                out.append(err)
+            else:
+                masked = self.anonymise_error(err)
+                masked.extensions = {"code": "INTERNAL"}
+                out.append(masked)
+        return out
+
+
+def build_schema(settings: Settings) -> strawberry.Schema:
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        types=[Centre, Unit, Staff, HistoryEntry, *ERROR_TYPES],
+        extensions=[
+            # Factories: each operation gets its own extension instance (they hold state).
+            PublicErrors,
+            lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
+            lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+            lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+            lambda: ParserCache(maxsize=256),
+            lambda: ValidationCache(maxsize=256),
+        ],
+    )

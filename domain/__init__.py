@@ -1,0 +1,1 @@
+"""Yiwang domain: typed models, workflow rules and use cases. Never imports the transport."""

@@ -1,0 +1,177 @@
+"""Registry read side: scoped, keyset-paginated list queries and batch loaders' queries."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.errors import InvalidInput
+from domain.events import Event
+from domain.pagination import Page, decode_cursor, encode_cursor
+from domain.registry.models import Centre, CentreLevel, Staff, Unit, UnitCategory
+from domain.registry.visibility import Visibility
+
+
+@dataclass(frozen=True)
+class CentreFilter:
+    level: CentreLevel | None = None
+    parent_code: str | None = None
+    search: str | None = None
+
+
+@dataclass(frozen=True)
+class UnitFilter:
+    category: UnitCategory | None = None
+    member_of: str | None = None
+    search: str | None = None
+    active: bool | None = None
+
+
+def _like(term: str) -> str:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def _page(
+    session: AsyncSession,
+    base: Select[Any],
+    key_col: Any,
+    first: int,
+    after: str | None,
+    to_key: Any,
+    key_type: type,
+) -> Page[Any]:
+    total = (
+        await session.execute(select(func.count()).select_from(base.order_by(None).subquery()))
+    ).scalar_one()
+    q = base
+    if after is not None:
+        key = decode_cursor(after)[0]
+        if not isinstance(key, key_type) or isinstance(key, bool):
+            raise InvalidInput("malformed cursor", field="after")
+        q = q.where(key_col > key)
+    rows = list((await session.execute(q.order_by(key_col).limit(first + 1))).scalars())
+    has_next = len(rows) > first
+    rows = rows[:first]
+    return Page(
+        items=rows,
+        cursors=[encode_cursor([to_key(r)]) for r in rows],
+        has_next=has_next,
+        has_previous=after is not None,
+        total=total,
+    )
+
+
+async def list_centres(
+    session: AsyncSession, vis: Visibility, f: CentreFilter, first: int, after: str | None
+) -> Page[Centre]:
+    q = select(Centre).where(vis.centre_filter())
+    if f.level is not None:
+        q = q.where(Centre.level == f.level)
+    if f.parent_code is not None:
+        q = q.where(Centre.parent_code == f.parent_code)
+    if f.search:
+        q = q.where(or_(Centre.name.ilike(_like(f.search)), Centre.code.startswith(f.search)))
+    return await _page(session, q, Centre.code, first, after, lambda c: c.code, str)
+
+
+async def list_units(
+    session: AsyncSession, vis: Visibility, f: UnitFilter, first: int, after: str | None
+) -> Page[Unit]:
+    q = select(Unit).where(vis.unit_filter())
+    if f.category is not None:
+        q = q.where(Unit.category == f.category)
+    if f.member_of is not None:
+        q = q.where(Unit.member_of == f.member_of)
+    if f.active is not None:
+        q = q.where(Unit.active.is_(f.active))
+    if f.search:
+        pattern = _like(f.search)
+        q = q.where(or_(Unit.name.ilike(pattern), Unit.short_name.ilike(pattern)))
+    return await _page(session, q, Unit.id, first, after, lambda u: u.id, int)
+
+
+async def centres_by_code(
+    session: AsyncSession, vis: Visibility, codes: Sequence[str]
+) -> list[Centre | None]:
+    rows = await session.execute(
+        select(Centre).where(Centre.code.in_(set(codes)), vis.centre_filter())
+    )
+    found = {c.code: c for c in rows.scalars()}
+    return [found.get(c) for c in codes]
+
+
+async def units_by_id(
+    session: AsyncSession, vis: Visibility, ids: Sequence[int]
+) -> list[Unit | None]:
+    rows = await session.execute(select(Unit).where(Unit.id.in_(set(ids)), vis.unit_filter()))
+    found = {u.id: u for u in rows.scalars()}
+    return [found.get(i) for i in ids]
+
+
+async def children_by_parent(
+    session: AsyncSession, vis: Visibility, codes: Sequence[str]
+) -> list[list[Centre]]:
+    rows = await session.execute(
+        select(Centre)
+        .where(Centre.parent_code.in_(set(codes)), vis.centre_filter())
+        .order_by(Centre.code)
+    )
+    grouped: dict[str, list[Centre]] = defaultdict(list)
+    for c in rows.scalars():
+        grouped[c.parent_code or ""].append(c)
+    return [grouped.get(code, []) for code in codes]
+
+
+async def represented_by(
+    session: AsyncSession, vis: Visibility, codes: Sequence[str]
+) -> list[Unit | None]:
+    rows = await session.execute(
+        select(Unit).where(Unit.represents.in_(set(codes)), vis.unit_filter())
+    )
+    found = {u.represents: u for u in rows.scalars()}
+    return [found.get(c) for c in codes]
+
+
+async def staff_by_unit(session: AsyncSession, unit_ids: Sequence[int]) -> list[list[Staff]]:
+    """Staff of the given units (the caller has checked the viewer may see them)."""
+    rows = await session.execute(
+        select(Staff).where(Staff.unit_id.in_(set(unit_ids))).order_by(Staff.id)
+    )
+    grouped: dict[int, list[Staff]] = defaultdict(list)
+    for s in rows.scalars():
+        grouped[s.unit_id or 0].append(s)
+    return [grouped.get(i, []) for i in unit_ids]
+
+
+async def history(
+    session: AsyncSession, entity_type: str, entity_id: str, first: int, after: str | None
+) -> Page[Event]:
+    q = select(Event).where(Event.entity_type == entity_type, Event.entity_id == entity_id)
+    total = (await session.execute(select(func.count()).select_from(q.subquery()))).scalar_one()
+    if after is not None:
+        key = decode_cursor(after)[0]
+        if not isinstance(key, int):
+            raise InvalidInput("malformed cursor", field="after")
+        q = q.where(Event.id < key)
+    rows = list((await session.execute(q.order_by(Event.id.desc()).limit(first + 1))).scalars())
+    has_next = len(rows) > first
+    rows = rows[:first]
+    return Page(
+        items=rows,
+        cursors=[encode_cursor([e.id]) for e in rows],
+        has_next=has_next,
+        has_previous=after is not None,
+        total=total,
+    )
+
+
+async def staff_by_username(session: AsyncSession, username: str) -> Staff | None:
+    return (
+        await session.execute(select(Staff).where(Staff.username == username))
+    ).scalar_one_or_none()

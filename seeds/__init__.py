@@ -1,0 +1,26 @@
+"""Seed data: the registry from the regulation's appendix, Suqian's divisions, default policies,
+and (``--demo``) demo accounts. Everything is an idempotent upsert."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from seeds.registry import Progress, seed_registry
+
+
+async def run_seed(
+    engine: AsyncEngine, *, demo: bool = False, progress: Progress | None = None
+) -> dict[str, int]:
+    """Seed in one transaction; returns the counts of what was added."""
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    async with sessions() as session, session.begin():
+        added = await seed_registry(session, progress)
+        if demo:
+            from seeds.demo import seed_demo
+
+            for k, v in (await seed_demo(session, progress)).items():
+                added[f"demo_{k}"] = v
+    return added
+
+
+__all__ = ["run_seed"]
