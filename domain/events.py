@@ -29,7 +29,10 @@ class Event(Base):
     # Casbin domains whose members may see this event (e.g. centre:321322/).
     domains: Mapped[list[str]] = mapped_column(ARRAY(String(64)), nullable=False)
 
-    __table_args__ = (Index("ix_event_entity", "entity_type", "entity_id", "id"),)
+    __table_args__ = (
+        Index("ix_event_entity", "entity_type", "entity_id", "id"),
+        Index("ix_event_domains", "domains", postgresql_using="gin"),
+    )
 
 
 async def record(

@@ -5,8 +5,16 @@ from __future__ import annotations
 import strawberry
 
 from api.context import Info
-from api.registry.types import Centre, CentreFilter, Unit, UnitFilter, list_units
+from api.registry.types import (
+    Centre,
+    CentreFilter,
+    HistoryEntry,
+    Unit,
+    UnitFilter,
+    list_units,
+)
 from api.relay import Connection, connection, int_key
+from authz import centre_domain
 from domain.pagination import clamp_first
 from domain.registry import queries as rq
 
@@ -47,3 +55,21 @@ class RegistryQuery:
     async def unit(self, info: Info, id: strawberry.ID) -> Unit | None:
         u = await info.context.loaders.unit_by_id.load(int_key(id, "Unit"))
         return Unit.of(u) if u else None
+
+    @strawberry.field(
+        description=(
+            "The audit trail of a centre: registry, role and policy changes tagged with its "
+            "domain, newest first. Null unless you may read that centre's history."
+        )
+    )
+    async def audit_trail(
+        self, info: Info, centre_code: str, first: int | None = None, after: str | None = None
+    ) -> Connection[HistoryEntry] | None:
+        ctx = info.context
+        vis = await ctx.visibility()
+        if centre_code not in vis.history_centres:
+            return None
+        n = clamp_first(first, ctx.settings.max_page_size)
+        async with ctx.sessions() as s:
+            page = await rq.audit_trail(s, centre_domain(centre_code), n, after)
+        return connection(page, HistoryEntry.of)  # type: ignore[arg-type]

@@ -41,6 +41,8 @@ class HistoryEntry(Node):
     at: datetime
     type: str
     actor: str
+    entity_type: str
+    entity_id: str
     before: JSON | None
     after: JSON | None
 
@@ -52,6 +54,8 @@ class HistoryEntry(Node):
             at=e.at,
             type=e.type,
             actor=e.actor,
+            entity_type=e.entity_type,
+            entity_id=e.entity_id,
             before=cast(JSON, e.before),
             after=cast(JSON, e.after),
         )

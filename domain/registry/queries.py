@@ -153,6 +153,20 @@ async def history(
     session: AsyncSession, entity_type: str, entity_id: str, first: int, after: str | None
 ) -> Page[Event]:
     q = select(Event).where(Event.entity_type == entity_type, Event.entity_id == entity_id)
+    return await _event_page(session, q, first, after)
+
+
+async def audit_trail(
+    session: AsyncSession, domain_tag: str, first: int, after: str | None
+) -> Page[Event]:
+    """Every event tagged with a domain (e.g. ``centre:321322/``), newest first."""
+    q = select(Event).where(Event.domains.contains([domain_tag]))
+    return await _event_page(session, q, first, after)
+
+
+async def _event_page(
+    session: AsyncSession, q: Select[Event], first: int, after: str | None
+) -> Page[Event]:
     total = (await session.execute(select(func.count()).select_from(q.subquery()))).scalar_one()
     if after is not None:
         key = decode_cursor(after)[0]

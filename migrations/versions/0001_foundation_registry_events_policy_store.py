@@ -87,6 +87,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_event")),
     )
     op.create_index("ix_event_entity", "event", ["entity_type", "entity_id", "id"], unique=False)
+    op.create_index("ix_event_domains", "event", ["domains"], unique=False, postgresql_using="gin")
     op.create_table(
         "unit",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -231,6 +232,7 @@ def downgrade() -> None:
     op.drop_table("staff")
     op.drop_index(op.f("ix_unit_member_of"), table_name="unit")
     op.drop_table("unit")
+    op.drop_index("ix_event_domains", table_name="event", postgresql_using="gin")
     op.drop_index("ix_event_entity", table_name="event")
     op.drop_table("event")
     op.drop_index(op.f("ix_centre_parent_code"), table_name="centre")
