@@ -48,3 +48,64 @@ def test_migrate_seed_token_on_a_fresh_database(empty_db_url: str, tmp_path: Pat
     assert r.returncode == 1
     assert r.stdout == ""
     assert "no active account" in r.stderr
+
+
+def test_serve_migrates_seeds_and_serves_with_two_workers(empty_db_url: str, tmp_path: Path):
+    """`yiwang serve` on an empty database: migrate, seed, then answer on every worker."""
+    import socket
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "YIWANG_DATABASE_URL": empty_db_url, "YIWANG_DATA_DIR": str(tmp_path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve", "--demo", "--port", str(port), "--workers", "2"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "server did not come up"
+            time.sleep(0.3)
+        login = httpx.post(
+            f"http://127.0.0.1:{port}/graphql",
+            json={
+                "query": 'mutation { login(input: {username: "admin", password: "yiwang-demo"})'
+                " { token errors { code } } }"
+            },
+            timeout=10,
+        ).json()["data"]["login"]
+        assert login["errors"] == [] and login["token"]
+        # Several requests: both workers answer with the same data (stateless instances).
+        for _ in range(6):
+            body = httpx.post(
+                f"http://127.0.0.1:{port}/graphql",
+                json={"query": '{ units(filter: {memberOf: "3213"}) { totalCount } }'},
+                headers={"Authorization": f"Bearer {login['token']}"},
+                timeout=10,
+            ).json()
+            assert body["data"]["units"]["totalCount"] == 155
+        # GraphiQL is on in --demo.
+        page = httpx.get(
+            f"http://127.0.0.1:{port}/graphql", headers={"Accept": "text/html"}, timeout=10
+        )
+        assert "graphiql" in page.text.lower()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
