@@ -33,7 +33,10 @@ def from_global_id(gid: str, *expected: str) -> tuple[str, str]:
 
 
 def int_key(gid: str, type_name: str, field: str = "id") -> int:
-    _, key = from_global_id(gid, type_name)
+    try:
+        _, key = from_global_id(gid, type_name)
+    except InvalidInput as exc:
+        raise InvalidInput(exc.message, field=field) from None
     if not key.isdigit() or len(key) > 18:
         raise InvalidInput(f"malformed global ID: {gid[:40]!r}", field=field)
     return int(key)

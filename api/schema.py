@@ -12,6 +12,7 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     ValidationCache,
 )
+from strawberry.types import ExecutionContext
 
 from api.accounts import AccountMutation, Viewer, viewer
 from api.context import Info
@@ -83,7 +84,10 @@ class PublicErrors(MaskErrors):
         out: list[GraphQLError] = []
         for err in errors:
             orig = err.original_error
-            if orig is None:
+            if orig is None:  # parse and validation errors
+                out.append(err)
+            elif isinstance(orig, GraphQLError):  # bad variable values, coercion
+                err.extensions = {**(err.extensions or {}), "code": "INVALID_INPUT"}
                 out.append(err)
             elif isinstance(orig, DomainError):
                 err.extensions = {**(err.extensions or {}), "code": orig.code}
@@ -95,8 +99,21 @@ class PublicErrors(MaskErrors):
         return out
 
 
+def _unexpected(err: GraphQLError) -> bool:
+    orig = err.original_error
+    return orig is not None and not isinstance(orig, DomainError | GraphQLError)
+
+
+class YiwangSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Log only unexpected errors (with their traceback); expected ones are data."""
+        super().process_errors([e for e in errors if _unexpected(e)], execution_context)
+
+
 def build_schema(settings: Settings) -> strawberry.Schema:
-    return strawberry.Schema(
+    return YiwangSchema(
         query=Query,
         mutation=Mutation,
         types=[Centre, Unit, Staff, HistoryEntry, *ERROR_TYPES],

@@ -18,6 +18,7 @@ import casbin
 from casbin_async_sqlalchemy_adapter import Adapter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from authz.names import parse_domain
 from authz.store import POLICY_CHANNEL, CasbinRule
 
 log = logging.getLogger(__name__)
@@ -62,8 +63,12 @@ class PolicyEnforcer:
 
     def allowed(self, subject: str, kind: str, obj: str, action: str) -> bool:
         """May ``subject`` do ``action`` on ``obj`` in any domain it holds a role in?"""
+        # g2 is reflexive in Casbin (has_link(a, a)): a domain spelled like an object would
+        # reach that very object, so only well-formed domains count.
         return any(
-            self.enforce(subject, dom, kind, obj, action) for dom in self.roles_by_domain(subject)
+            self.enforce(subject, dom, kind, obj, action)
+            for dom in self.roles_by_domain(subject)
+            if parse_domain(dom) is not None
         )
 
     def has_member(self, obj: str, domain: str) -> bool:

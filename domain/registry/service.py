@@ -257,6 +257,12 @@ async def move_centre(
             )
         ).scalar_one_or_none()
         if face is not None:
+            if await _name_taken(s, parent.code, face.name, face.id):
+                raise DuplicateName(
+                    f"{parent.name} already has a unit named {face.name}, the name of the unit "
+                    "that stands for this centre",
+                    field="newParentCode",
+                )
             face_before = unit_snapshot(face)
             face.member_of = parent.code
             await s.flush()
@@ -511,6 +517,9 @@ async def create_staff(
         for role in roles or []:
             if role not in allowed_roles:
                 raise InvalidInput(f"role {role} cannot be held in {domain}", field="roles")
+        if roles:
+            # Creating an account with roles is granting them: the same right as grantRole.
+            await _check_grant(uow, actor, roles[0], domain)
         exists = (await s.execute(select(Staff.id).where(Staff.username == username))).first()
         if exists is not None:
             raise DuplicateName(f"username {username} is taken", field="username")
