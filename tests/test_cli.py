@@ -24,7 +24,7 @@ def _run(args: list[str], db_url: str, data_dir: Path) -> subprocess.CompletedPr
     )
 
 
-def test_migrate_seed_token_on_a_fresh_database(empty_db_url: str, tmp_path: Path):
+def test_migrate_seed_token_on_a_fresh_database(empty_db_url: str, tmp_path: Path) -> None:
     r = _run(["migrate"], empty_db_url, tmp_path)
     assert r.returncode == 0, r.stderr
     assert "schema at head" in r.stderr
@@ -50,7 +50,9 @@ def test_migrate_seed_token_on_a_fresh_database(empty_db_url: str, tmp_path: Pat
     assert "no active account" in r.stderr
 
 
-def test_serve_migrates_seeds_and_serves_with_two_workers(empty_db_url: str, tmp_path: Path):
+def test_serve_migrates_seeds_and_serves_with_two_workers(
+    empty_db_url: str, tmp_path: Path
+) -> None:
     """`yiwang serve` on an empty database: migrate, seed, then answer on every worker."""
     import socket
     import time

@@ -38,14 +38,14 @@ async def _diff(url: str) -> list[object]:
                 ctx = MigrationContext.configure(
                     sync_conn, opts={"compare_type": True, "compare_server_default": True}
                 )
-                return compare_metadata(ctx, [Base.metadata, authz_metadata])
+                return compare_metadata(ctx, [Base.metadata, authz_metadata])  # type: ignore[arg-type]
 
             return await conn.run_sync(compare)
     finally:
         await engine.dispose()
 
 
-async def test_upgrade_downgrade_upgrade(empty_db_url: str):
+async def test_upgrade_downgrade_upgrade(empty_db_url: str) -> None:
     await asyncio.to_thread(upgrade, empty_db_url)
     assert {"centre", "unit", "staff", "event", "casbin_rule", "alembic_version"} <= await _tables(
         empty_db_url
@@ -56,12 +56,12 @@ async def test_upgrade_downgrade_upgrade(empty_db_url: str):
     assert "unit" in await _tables(empty_db_url)
 
 
-async def test_models_and_migrations_do_not_differ(empty_db_url: str):
+async def test_models_and_migrations_do_not_differ(empty_db_url: str) -> None:
     await asyncio.to_thread(upgrade, empty_db_url)
     assert await _diff(empty_db_url) == []
 
 
-async def test_event_log_is_append_only(db_url: str):
+async def test_event_log_is_append_only(db_url: str) -> None:
     engine = make_engine(db_url)
     try:
         for sql in ("UPDATE event SET actor = 'x'", "DELETE FROM event", "TRUNCATE event"):

@@ -40,7 +40,7 @@ def appendix_from_regulation(text: str) -> list[tuple[UnitCategory, str]]:
     return out
 
 
-def test_regulation_copy_is_the_shared_reference():
+def test_regulation_copy_is_the_shared_reference() -> None:
     shared = SHARED / "suqian-2022-regulation.txt"
     if not shared.exists():
         pytest.skip("../shared/reference not present beside this checkout")
@@ -49,7 +49,7 @@ def test_regulation_copy_is_the_shared_reference():
     assert divisions.read_bytes() == (SHARED / "suqian-divisions.csv").read_bytes()
 
 
-def test_appendix_has_155_units_in_five_categories():
+def test_appendix_has_155_units_in_five_categories() -> None:
     units = appendix_from_regulation(REGULATION.read_text(encoding="utf-8"))
     counts = Counter(c for c, _ in units)
     assert len(units) == 155
@@ -63,7 +63,7 @@ def test_appendix_has_155_units_in_five_categories():
     assert len({n for _, n in units}) == 155, "names are unique"
 
 
-async def test_seeded_units_match_the_regulation_exactly(engine: AsyncEngine):
+async def test_seeded_units_match_the_regulation_exactly(engine: AsyncEngine) -> None:
     expected = appendix_from_regulation(REGULATION.read_text(encoding="utf-8"))
     async with engine.connect() as conn:
         rows = (
@@ -76,7 +76,7 @@ async def test_seeded_units_match_the_regulation_exactly(engine: AsyncEngine):
     assert [(r.category, r.name) for r in rows] == expected
 
 
-async def test_seeded_centres_counts_and_codes(engine: AsyncEngine):
+async def test_seeded_centres_counts_and_codes(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         by_level = dict(
             (await conn.execute(select(Centre.level, func.count()).group_by(Centre.level))).all()
@@ -108,7 +108,7 @@ async def test_seeded_centres_counts_and_codes(engine: AsyncEngine):
             assert centres[c.parent_code].level == CentreLevel.COUNTY
 
 
-async def test_each_county_unit_represents_its_centre(engine: AsyncEngine):
+async def test_each_county_unit_represents_its_centre(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         rows = (
             await conn.execute(
@@ -130,7 +130,7 @@ async def _counts(engine: AsyncEngine) -> tuple[int, ...]:
     return tuple(out)
 
 
-async def test_reseeding_twice_changes_nothing(engine: AsyncEngine):
+async def test_reseeding_twice_changes_nothing(engine: AsyncEngine) -> None:
     before = await _counts(engine)
     assert await run_seed(engine, demo=True) == {
         "centres": 0,
@@ -144,7 +144,7 @@ async def test_reseeding_twice_changes_nothing(engine: AsyncEngine):
     assert await _counts(engine) == before
 
 
-async def test_seed_records_its_event(engine: AsyncEngine):
+async def test_seed_records_its_event(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         types = (await conn.execute(select(Event.type).where(Event.actor == "system:seed"))).all()
     assert sorted(t[0] for t in types) == ["registry.demo_seeded", "registry.seeded"]
