@@ -13,10 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from authz import centre_domain, unit_domain, unit_obj, user_subject
 from authz import store as policy_store
-from domain import events
 from domain.accounts import hash_password
 from domain.registry.models import Staff, Unit, UnitCategory
-from seeds.registry import CITY_CODE, Progress
+from seeds.registry import CITY_CODE, Progress, record_seeded
 
 DEMO_PASSWORD = "yiwang-demo"
 SHUYANG = "321322"
@@ -224,15 +223,5 @@ async def seed_demo(session: AsyncSession, progress: Progress | None = None) -> 
         added["rules"] += await policy_store.sync_rules(
             session, "g", [g for g in grants if g[0].removeprefix("user:") in new]
         )
-    if any(added.values()):
-        await events.record(
-            session,
-            type="registry.demo_seeded",
-            actor="system:seed",
-            entity_type="registry",
-            entity_id=CITY_CODE,
-            before=None,
-            after=dict(added),
-            domains=[centre_domain(CITY_CODE)],
-        )
+    await record_seeded(session, "registry.demo_seeded", added)
     return added

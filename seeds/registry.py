@@ -151,10 +151,16 @@ async def seed_registry(session: AsyncSession, progress: Progress | None = None)
 
     say("policies")
     added["rules"] = await sync_policies(session, first_time=first_time)
+    await record_seeded(session, "registry.seeded", added)
+    return added
+
+
+async def record_seeded(session: AsyncSession, event_type: str, added: dict[str, int]) -> None:
+    """A seed run that changed anything leaves one event with its counts (none on a no-op)."""
     if any(added.values()):
         await events.record(
             session,
-            type="registry.seeded",
+            type=event_type,
             actor="system:seed",
             entity_type="registry",
             entity_id=CITY_CODE,
@@ -162,7 +168,6 @@ async def seed_registry(session: AsyncSession, progress: Progress | None = None)
             after=dict(added),
             domains=[centre_domain(CITY_CODE)],
         )
-    return added
 
 
 async def sync_policies(session: AsyncSession, *, first_time: bool) -> int:

@@ -127,6 +127,20 @@ def _staff(obj: Any, errors: list[UserError]) -> StaffPayload:
     return StaffPayload(staff=Staff.of(obj) if obj else None, errors=errors)
 
 
+async def _set_active(info: Info, input: UnitIdInput, *, active: bool) -> UnitPayload:
+    ctx = info.context
+    return _unit(
+        *await attempt(
+            lambda: service.set_unit_active(
+                uow=ctx.uow(),
+                actor=ctx.require_principal(),
+                unit_id=int_key(input.unit_id, "Unit", "unitId"),
+                active=active,
+            )
+        )
+    )
+
+
 @strawberry.type
 class RegistryMutation:
     @strawberry.mutation(description="Create a centre below a parent (the city's registry admin).")
@@ -210,31 +224,11 @@ class RegistryMutation:
 
     @strawberry.mutation(description="Deactivate a unit: it stays in the registry and history.")
     async def deactivate_unit(self, info: Info, input: UnitIdInput) -> UnitPayload:
-        ctx = info.context
-        return _unit(
-            *await attempt(
-                lambda: service.set_unit_active(
-                    uow=ctx.uow(),
-                    actor=ctx.require_principal(),
-                    unit_id=int_key(input.unit_id, "Unit", "unitId"),
-                    active=False,
-                )
-            )
-        )
+        return await _set_active(info, input, active=False)
 
     @strawberry.mutation(description="Reactivate a deactivated unit.")
     async def reactivate_unit(self, info: Info, input: UnitIdInput) -> UnitPayload:
-        ctx = info.context
-        return _unit(
-            *await attempt(
-                lambda: service.set_unit_active(
-                    uow=ctx.uow(),
-                    actor=ctx.require_principal(),
-                    unit_id=int_key(input.unit_id, "Unit", "unitId"),
-                    active=True,
-                )
-            )
-        )
+        return await _set_active(info, input, active=True)
 
     @strawberry.mutation(description="Create an account for a centre's or a unit's staff.")
     async def create_staff(self, info: Info, input: CreateStaffInput) -> StaffPayload:
