@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import strawberry
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.dataloader import DataLoader
 
@@ -17,6 +18,8 @@ from domain.registry import queries as rq
 from domain.registry.models import Centre, Staff, Unit
 from domain.registry.visibility import Visibility, visibility
 from domain.settings import Settings
+from domain.tickets import models as tm
+from domain.tickets import queries as tq
 from domain.uow import UnitOfWork
 
 
@@ -49,8 +52,8 @@ class Context:
                         self._vis = await visibility(s, self.require_principal().scope)
         return self._vis
 
-    def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.sessions, self.enforcer)
+    def uow(self, idempotency: tuple[str, str, str] | None = None) -> UnitOfWork:
+        return UnitOfWork(self.sessions, self.enforcer, idempotency=idempotency)
 
 
 Info = strawberry.Info[Context, None]
@@ -66,6 +69,20 @@ class Loaders:
         self.children_by_centre = DataLoader[str, list[Centre]](load_fn=self._children)
         self.represented_by = DataLoader[str, Unit | None](load_fn=self._represented)
         self.staff_by_unit_id = DataLoader[int, list[Staff]](load_fn=self._staff)
+        self.ticket_by_id = DataLoader[int, tm.Ticket | None](load_fn=self._tickets)
+        self.assignment_by_id = DataLoader[int, tm.Assignment | None](load_fn=self._assignments)
+        self.assignments_by_ticket = DataLoader[int, list[tm.Assignment]](
+            load_fn=self._assignments_by_ticket
+        )
+        self.reply_by_assignment = DataLoader[int, tm.Reply | None](load_fn=self._replies)
+        self.returns_by_assignment = DataLoader[int, list[tm.ReturnRequest]](load_fn=self._returns)
+        self.extensions_by_assignment = DataLoader[int, list[tm.ExtensionRequest]](
+            load_fn=self._extensions
+        )
+        self.callbacks_by_ticket = DataLoader[int, list[tm.Callback]](load_fn=self._callbacks)
+        self.category_by_code = DataLoader[str, tm.Category | None](load_fn=self._categories)
+        # Records clear reads of complainant data: one insert per request batch.
+        self.pii_read = DataLoader[int, bool](load_fn=self._pii_read)
 
     async def _centres(self, codes: list[str]) -> list[Centre | None]:
         vis = await self._ctx.visibility()
@@ -90,3 +107,45 @@ class Loaders:
     async def _staff(self, unit_ids: list[int]) -> list[list[Staff]]:
         async with self._ctx.sessions() as s:
             return await rq.staff_by_unit(s, unit_ids)
+
+    async def _tickets(self, ids: list[int]) -> list[tm.Ticket | None]:
+        vis = await self._ctx.visibility()
+        async with self._ctx.sessions() as s:
+            return await tq.tickets_by_id(s, vis, ids)
+
+    async def _assignments(self, ids: list[int]) -> list[tm.Assignment | None]:
+        vis = await self._ctx.visibility()
+        async with self._ctx.sessions() as s:
+            return await tq.assignments_by_id(s, vis, ids)
+
+    async def _assignments_by_ticket(self, ids: list[int]) -> list[list[tm.Assignment]]:
+        vis = await self._ctx.visibility()
+        async with self._ctx.sessions() as s:
+            return await tq.assignments_by_ticket(s, vis, ids)
+
+    async def _replies(self, ids: list[int]) -> list[tm.Reply | None]:
+        async with self._ctx.sessions() as s:
+            return await tq.latest_replies(s, ids)
+
+    async def _returns(self, ids: list[int]) -> list[list[tm.ReturnRequest]]:
+        async with self._ctx.sessions() as s:
+            return await tq.return_requests(s, ids)
+
+    async def _extensions(self, ids: list[int]) -> list[list[tm.ExtensionRequest]]:
+        async with self._ctx.sessions() as s:
+            return await tq.extension_requests(s, ids)
+
+    async def _callbacks(self, ids: list[int]) -> list[list[tm.Callback]]:
+        async with self._ctx.sessions() as s:
+            return await tq.callbacks_by_ticket(s, ids)
+
+    async def _categories(self, codes: list[str]) -> list[tm.Category | None]:
+        async with self._ctx.sessions() as s:
+            rows = await s.execute(select(tm.Category).where(tm.Category.code.in_(set(codes))))
+            found = {c.code: c for c in rows.scalars()}
+        return [found.get(c) for c in codes]
+
+    async def _pii_read(self, ticket_ids: list[int]) -> list[bool]:
+        async with self._ctx.sessions() as s:
+            await tq.log_pii_reads(s, self._ctx.principal.subject, ticket_ids)
+        return [True for _ in ticket_ids]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import strawberry
 
 from domain import errors as de
+from domain.calendar import CalendarNotCovered
+from domain.tickets import workflow as wf
 
 
 @strawberry.interface(description="An expected failure of a mutation; nothing was changed.")
@@ -44,6 +46,31 @@ class UnauthenticatedError(UserError):
     pass
 
 
+@strawberry.type(description="The object is not in a state that allows this action.")
+class InvalidTransitionError(UserError):
+    pass
+
+
+@strawberry.type(description="The time limit for this action has passed.")
+class DeadlinePassedError(UserError):
+    pass
+
+
+@strawberry.type(description="The reply lacks elements required by §4(2).")
+class ReplyIncompleteError(UserError):
+    missing: list[str]
+
+
+@strawberry.type(description="The reply contains hollow phrases forbidden by §4(5).")
+class ReplyHollowError(UserError):
+    phrases: list[str]
+
+
+@strawberry.type(description="No working-day data for that year: an administrator must enter it.")
+class CalendarNotCoveredError(UserError):
+    year: int
+
+
 _BY_CLASS: dict[type[de.DomainError], type[UserError]] = {
     de.NotFound: NotFoundError,
     de.NotPermitted: NotPermittedError,
@@ -53,9 +80,27 @@ _BY_CLASS: dict[type[de.DomainError], type[UserError]] = {
     de.Unauthenticated: UnauthenticatedError,
 }
 
-ERROR_TYPES = tuple(_BY_CLASS.values())
+ERROR_TYPES = (
+    *_BY_CLASS.values(),
+    InvalidTransitionError,
+    DeadlinePassedError,
+    ReplyIncompleteError,
+    ReplyHollowError,
+    CalendarNotCoveredError,
+)
 
 
 def to_user_error(exc: de.DomainError) -> UserError:
+    code, message, field = exc.code, exc.message, exc.field
+    if isinstance(exc, wf.ReplyIncomplete):
+        return ReplyIncompleteError(code=code, message=message, field=field, missing=exc.missing)
+    if isinstance(exc, wf.ReplyHollow):
+        return ReplyHollowError(code=code, message=message, field=field, phrases=exc.phrases)
+    if isinstance(exc, CalendarNotCovered):
+        return CalendarNotCoveredError(code=code, message=message, field=field, year=exc.year)
+    if isinstance(exc, wf.InvalidTransition):
+        return InvalidTransitionError(code=code, message=message, field=field)
+    if isinstance(exc, wf.DeadlinePassed):
+        return DeadlinePassedError(code=code, message=message, field=field)
     cls = _BY_CLASS.get(type(exc), InvalidInputError)
-    return cls(code=exc.code, message=exc.message, field=exc.field)
+    return cls(code=code, message=message, field=field)

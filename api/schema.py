@@ -21,6 +21,9 @@ from api.registry.mutations import RegistryMutation
 from api.registry.queries import RegistryQuery
 from api.registry.types import Centre, HistoryEntry, Staff, Unit
 from api.relay import Node, from_global_id
+from api.tickets.mutations import TicketMutation
+from api.tickets.queries import TicketQuery
+from api.tickets.types import Assignment, Ticket
 from domain.errors import DomainError, InvalidInput
 from domain.registry import queries as rq
 from domain.registry.models import Staff as StaffRow
@@ -38,6 +41,12 @@ async def resolve_node(info: Info, gid: str) -> Node | None:
     if type_name == "Unit":
         u = await ctx.loaders.unit_by_id.load(int(key))
         return Unit.of(u) if u else None
+    if type_name == "Ticket":
+        t = await ctx.loaders.ticket_by_id.load(int(key))
+        return Ticket.of(t) if t else None
+    if type_name == "Assignment":
+        a = await ctx.loaders.assignment_by_id.load(int(key))
+        return Assignment.of(a) if a else None
     if type_name == "Staff":
         vis = await ctx.visibility()
         async with ctx.sessions() as s:
@@ -54,7 +63,7 @@ async def resolve_node(info: Info, gid: str) -> Node | None:
 
 
 @strawberry.type
-class Query(RegistryQuery):
+class Query(RegistryQuery, TicketQuery):
     @strawberry.field(description="Fetch any object by its global ID (Relay).")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         info.context.require_principal()
@@ -73,7 +82,7 @@ class Query(RegistryQuery):
 
 
 @strawberry.type
-class Mutation(AccountMutation, RegistryMutation):
+class Mutation(AccountMutation, RegistryMutation, TicketMutation):
     pass
 
 
@@ -116,7 +125,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     return YiwangSchema(
         query=Query,
         mutation=Mutation,
-        types=[Centre, Unit, Staff, HistoryEntry, *ERROR_TYPES],
+        types=[Centre, Unit, Staff, HistoryEntry, Ticket, Assignment, *ERROR_TYPES],
         extensions=[
             # Factories: each operation gets its own extension instance (they hold state).
             PublicErrors,

@@ -11,7 +11,7 @@ CENTRE_ROLES = (
     "leader",
     "partner",
 )
-UNIT_ROLES = ("unit_leader", "unit_handler")
+UNIT_ROLES = ("unit_main_leader", "unit_leader", "unit_handler")
 ROLES = CENTRE_ROLES + UNIT_ROLES
 
 

@@ -5,6 +5,18 @@ from __future__ import annotations
 # (role, kind, action) valid in every domain ("*").
 _READ_CENTRE = [("centre", "read"), ("unit", "read")]
 
+_TICKET_READ = ("ticket", "read")
+_UNIT_WORK = [
+    ("unit", "read"),
+    _TICKET_READ,
+    ("assignment", "sign"),
+    ("assignment", "return"),
+    ("assignment", "extend"),
+    ("reply", "draft"),
+    ("reply", "submit"),
+    ("pii", "read_assigned"),
+]
+
 DEFAULT_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
     "registry_admin": [
         *_READ_CENTRE,
@@ -20,20 +32,58 @@ DEFAULT_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         ("role", "grant"),
         ("policy", "manage"),
         ("history", "read"),
+        _TICKET_READ,
     ],
-    "dispatcher": [*_READ_CENTRE, ("staff", "read"), ("ticket", "dispatch")],
-    "supervisor": [*_READ_CENTRE, ("staff", "read"), ("unit", "supervise"), ("history", "read")],
-    "reviewer": [*_READ_CENTRE, ("reply", "review")],
-    "leader": [*_READ_CENTRE, ("cockpit", "read")],
+    # §3(2),(7),(8): the centre's 分拨人员 dispatch, decide returns and extensions, review
+    # replies and call back.
+    "dispatcher": [
+        *_READ_CENTRE,
+        ("staff", "read"),
+        ("ticket", "create"),
+        ("ticket", "dispatch"),
+        ("ticket", "decide"),
+        ("ticket", "review"),
+        ("ticket", "callback"),
+        ("ticket", "archive"),
+        _TICKET_READ,
+        ("pii", "read"),
+    ],
+    "supervisor": [
+        *_READ_CENTRE,
+        ("staff", "read"),
+        ("unit", "supervise"),
+        ("history", "read"),
+        _TICKET_READ,
+    ],
+    "reviewer": [
+        *_READ_CENTRE,
+        ("ticket", "review"),
+        ("ticket", "callback"),
+        _TICKET_READ,
+        ("pii", "read"),
+    ],
+    "leader": [*_READ_CENTRE, ("cockpit", "read"), _TICKET_READ],
     "partner": [("centre", "read"), ("ticket", "create")],
-    "unit_leader": [("unit", "read"), ("staff", "read"), ("reply", "approve")],
-    "unit_handler": [("unit", "read"), ("reply", "draft")],
+    # §2(1) 负责人+专人, §3(6): handlers draft, the leader approves; a final reply ("此为最终答复")
+    # needs the unit's main leader (§4(4)).
+    "unit_handler": list(_UNIT_WORK),
+    "unit_leader": [*_UNIT_WORK, ("staff", "read"), ("reply", "approve")],
+    "unit_main_leader": [
+        *_UNIT_WORK,
+        ("staff", "read"),
+        ("reply", "approve"),
+        ("reply", "approve_final"),
+    ],
 }
 
 # (role, kind, action) valid only in the root (city) domain: the centre directory is the city's.
 ROOT_PERMISSIONS: list[tuple[str, str, str]] = [
     ("registry_admin", "node", "manage"),
     ("registry_admin", "subrole", "grant"),
+    # The working-day calendar, the category taxonomy, routing rules and time limits are
+    # city-wide reference data.
+    ("centre_admin", "calendar", "manage"),
+    ("centre_admin", "routing", "manage"),
 ]
 
 # Roles whose read extends down the chain when read-down is granted to a centre.

@@ -28,10 +28,13 @@ class Event(Base):
     after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     # Casbin domains whose members may see this event (e.g. centre:321322/).
     domains: Mapped[list[str]] = mapped_column(ARRAY(String(64)), nullable=False)
+    # The ticket an event belongs to (workflow events), for ticket.events and subscriptions.
+    ticket_id: Mapped[int | None] = mapped_column(BigInteger)
 
     __table_args__ = (
         Index("ix_event_entity", "entity_type", "entity_id", "id"),
         Index("ix_event_domains", "domains", postgresql_using="gin"),
+        Index("ix_event_ticket", "ticket_id", "id", postgresql_where="ticket_id IS NOT NULL"),
     )
 
 
@@ -45,6 +48,7 @@ async def record(
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
     domains: list[str],
+    ticket_id: int | None = None,
 ) -> Event:
     """Append an event to the current transaction; it commits (or not) with the change."""
     ev = Event(
@@ -55,6 +59,7 @@ async def record(
         before=before,
         after=after,
         domains=sorted(set(domains)),
+        ticket_id=ticket_id,
     )
     session.add(ev)
     await session.flush()

@@ -1,6 +1,37 @@
 """Import every model module so the metadata knows all tables (alembic, tests)."""
 
 from domain.events import Event
+from domain.idempotency import IdempotencyKey
 from domain.registry.models import Centre, Staff, Unit
+from domain.tickets.models import (
+    Assignment,
+    CalendarDay,
+    Callback,
+    Category,
+    ExtensionRequest,
+    PiiAccess,
+    Reply,
+    ReturnRequest,
+    RoutingRule,
+    Ticket,
+    TimeLimitRule,
+)
 
-__all__ = ["Centre", "Event", "Staff", "Unit"]
+__all__ = [
+    "Assignment",
+    "CalendarDay",
+    "Callback",
+    "Category",
+    "Centre",
+    "Event",
+    "ExtensionRequest",
+    "IdempotencyKey",
+    "PiiAccess",
+    "Reply",
+    "ReturnRequest",
+    "RoutingRule",
+    "Staff",
+    "Ticket",
+    "TimeLimitRule",
+    "Unit",
+]

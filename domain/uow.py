@@ -7,15 +7,22 @@ from types import TracebackType
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from authz.enforcer import PolicyEnforcer
+from domain.idempotency import remember
 
 
 class UnitOfWork:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], enforcer: PolicyEnforcer
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        enforcer: PolicyEnforcer,
+        *,
+        idempotency: tuple[str, str, str] | None = None,
     ) -> None:
         self._sessions = sessions
         self.enforcer = enforcer
         self.policy_changed = False
+        # (subject, key, operation): remembered in the same transaction as the change.
+        self.idempotency = idempotency
         self._session: AsyncSession | None = None
 
     @property
@@ -29,7 +36,11 @@ class UnitOfWork:
         self.policy_changed = False
         return self
 
-    async def commit(self) -> None:
+    async def commit(self, result: tuple[str, int] | None = None) -> None:
+        """Commit once. ``result`` (type, id) is what an idempotent replay will return."""
+        if self.idempotency is not None and result is not None:
+            subject, key, operation = self.idempotency
+            await remember(self.session, subject, key, operation, result)
         await self.session.commit()
         if self.policy_changed:
             # This instance sees its own change at once; the others get the NOTIFY.

@@ -15,6 +15,9 @@ async def run_seed(
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     async with sessions() as session, session.begin():
         added = await seed_registry(session, progress)
+        from seeds.tickets import seed_ticket_reference
+
+        added.update(await seed_ticket_reference(session, progress))
         if demo:
             from seeds.demo import seed_demo
 

@@ -89,6 +89,7 @@ TRUTH: dict[tuple[str, str], tuple[str, str, str, str]] = {
     ("reviewer", CITY):             ("R....",     ".....",      ".....",         "....."),
     ("leader", CITY):               ("R....",     ".....",      ".....",         "....."),
     ("partner", CITY):              (".....",     ".....",      ".....",         "....."),
+    ("unit_main_leader", CITY):     ("R....",     ".....",      ".....",         "....."),
     ("unit_leader", CITY):          ("R....",     ".....",      ".....",         "....."),
     ("unit_handler", CITY):         ("R....",     ".....",      ".....",         "....."),
     ("centre_admin", SHUYANG):      (".....",     "R..SG",      ".....",         "....."),
@@ -98,6 +99,7 @@ TRUTH: dict[tuple[str, str], tuple[str, str, str, str]] = {
     ("reviewer", SHUYANG):          (".....",     "R....",      ".....",         "....."),
     ("leader", SHUYANG):            (".....",     "R....",      ".....",         "....."),
     ("partner", SHUYANG):           (".....",     ".....",      ".....",         "....."),
+    ("unit_main_leader", SHUYANG):  (".....",     "R....",      ".....",         "....."),
     ("unit_leader", SHUYANG):       (".....",     "R....",      ".....",         "....."),
     ("unit_handler", SHUYANG):      (".....",     "R....",      ".....",         "....."),
 }  # fmt: skip

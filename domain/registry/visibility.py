@@ -19,6 +19,10 @@ class Visibility:
     staff_centres: frozenset[str]  # centres whose units' staff (and phones) may be read
     staff_units: frozenset[int]
     history_centres: frozenset[str]
+    ticket_centres: frozenset[str] = frozenset()  # tickets owned by these centres
+    ticket_units: frozenset[int] = frozenset()  # tickets assigned to these units
+    pii_centres: frozenset[str] = frozenset()  # complainant data in clear, any ticket
+    pii_units: frozenset[int] = frozenset()  # complainant data in clear, non-anonymous only
 
     def unit_filter(self) -> ColumnElement[bool]:
         conds: list[ColumnElement[bool]] = []
@@ -67,4 +71,8 @@ async def visibility(session: AsyncSession, scope: Scope) -> Visibility:
         staff_centres=scope.centres_for("staff", "read"),
         staff_units=scope.units_for("staff", "read"),
         history_centres=scope.centres_for("history", "read") | frozenset(down),
+        ticket_centres=scope.centres_for("ticket", "read") | frozenset(down),
+        ticket_units=scope.units_for("ticket", "read"),
+        pii_centres=scope.centres_for("pii", "read"),
+        pii_units=scope.units_for("pii", "read_assigned"),
     )

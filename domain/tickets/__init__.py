@@ -1,0 +1,1 @@
+"""Tickets: intake, dispatch, assignments, replies, callbacks (regulation §3, §4)."""

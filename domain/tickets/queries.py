@@ -1,0 +1,404 @@
+"""Ticket read side: scoped list queries (SQL filters from the scope), queues, loaders' queries."""
+
+from __future__ import annotations
+
+import enum
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.errors import InvalidInput
+from domain.events import Event
+from domain.pagination import Page, decode_cursor, encode_cursor
+from domain.registry.visibility import Visibility
+from domain.tickets.models import (
+    Assignment,
+    AssignmentStatus,
+    Callback,
+    Channel,
+    ExtensionRequest,
+    PiiAccess,
+    Reply,
+    ReturnRequest,
+    Ticket,
+    TicketStatus,
+)
+
+S = AssignmentStatus
+
+
+def ticket_filter(vis: Visibility) -> ColumnElement[bool]:
+    conds: list[ColumnElement[bool]] = []
+    if vis.ticket_centres:
+        conds.append(Ticket.centre_code.in_(vis.ticket_centres))
+    if vis.ticket_units:
+        conds.append(
+            exists().where(
+                Assignment.ticket_id == Ticket.id, Assignment.unit_id.in_(vis.ticket_units)
+            )
+        )
+    return or_(*conds) if conds else false()
+
+
+def assignment_filter(vis: Visibility) -> ColumnElement[bool]:
+    conds: list[ColumnElement[bool]] = []
+    if vis.ticket_units:
+        conds.append(Assignment.unit_id.in_(vis.ticket_units))
+    if vis.ticket_centres:
+        conds.append(
+            exists().where(
+                Ticket.id == Assignment.ticket_id, Ticket.centre_code.in_(vis.ticket_centres)
+            )
+        )
+    return or_(*conds) if conds else false()
+
+
+class TicketOrder(enum.StrEnum):
+    RECEIVED_DESC = "RECEIVED_DESC"
+    RECEIVED_ASC = "RECEIVED_ASC"
+    DUE_ASC = "DUE_ASC"
+
+
+@dataclass(frozen=True)
+class TicketFilter:
+    status: TicketStatus | None = None
+    channel: Channel | None = None
+    category: str | None = None
+    unit_id: int | None = None
+    centre_code: str | None = None
+    overdue: bool | None = None
+    due_before: datetime | None = None
+    received_from: datetime | None = None
+    received_to: datetime | None = None
+    search: str | None = None
+
+
+def _like(term: str) -> str:
+    return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _overdue_clause(now: datetime) -> ColumnElement[bool]:
+    return and_(
+        Ticket.status == TicketStatus.IN_PROGRESS, Ticket.due_at.is_not(None), Ticket.due_at < now
+    )
+
+
+async def list_tickets(
+    session: AsyncSession,
+    vis: Visibility,
+    f: TicketFilter,
+    order: TicketOrder,
+    first: int,
+    after: str | None,
+    now: datetime,
+) -> Page[Ticket]:
+    q = select(Ticket).where(ticket_filter(vis))
+    if f.status is not None:
+        q = q.where(Ticket.status == f.status)
+    if f.channel is not None:
+        q = q.where(Ticket.channel == f.channel)
+    if f.category is not None:
+        q = q.where(
+            or_(
+                Ticket.category_code == f.category,
+                Ticket.category_code.startswith(f.category + "."),
+            )
+        )
+    if f.unit_id is not None:
+        q = q.where(
+            exists().where(Assignment.ticket_id == Ticket.id, Assignment.unit_id == f.unit_id)
+        )
+    if f.centre_code is not None:
+        q = q.where(Ticket.centre_code == f.centre_code)
+    if f.overdue is True:
+        q = q.where(_overdue_clause(now))
+    elif f.overdue is False:
+        q = q.where(~_overdue_clause(now))
+    if f.due_before is not None:
+        q = q.where(Ticket.due_at < f.due_before)
+    if f.received_from is not None:
+        q = q.where(Ticket.received_at >= f.received_from)
+    if f.received_to is not None:
+        q = q.where(Ticket.received_at < f.received_to)
+    if f.search:
+        pattern = _like(f.search.strip())
+        q = q.where(
+            or_(
+                Ticket.title.ilike(pattern),
+                Ticket.content.ilike(pattern),
+                Ticket.number == f.search.strip(),
+            )
+        )
+    total = (
+        await session.execute(select(func.count()).select_from(q.order_by(None).subquery()))
+    ).scalar_one()
+    if order == TicketOrder.DUE_ASC:
+        # Undated (undispatched) tickets sort last: a far-future stand-in keeps keyset simple.
+        far = datetime(9999, 1, 1, tzinfo=now.tzinfo)
+        key_col: Any = func.coalesce(Ticket.due_at, far)
+        desc = False
+    else:
+        key_col = Ticket.received_at
+        desc = order == TicketOrder.RECEIVED_DESC
+    if after is not None:
+        raw = decode_cursor(after)
+        if len(raw) != 2 or not isinstance(raw[0], str) or not isinstance(raw[1], int):
+            raise InvalidInput("malformed cursor", field="after")
+        try:
+            value = datetime.fromisoformat(raw[0])
+        except ValueError:
+            raise InvalidInput("malformed cursor", field="after") from None
+        if desc:
+            q = q.where(or_(key_col < value, and_(key_col == value, Ticket.id < raw[1])))
+        else:
+            q = q.where(or_(key_col > value, and_(key_col == value, Ticket.id > raw[1])))
+    ordering = (key_col.desc(), Ticket.id.desc()) if desc else (key_col.asc(), Ticket.id.asc())
+    rows = list((await session.execute(q.order_by(*ordering).limit(first + 1))).scalars())
+    has_next = len(rows) > first
+    rows = rows[:first]
+
+    def key(t: Ticket) -> str:
+        if order == TicketOrder.DUE_ASC:
+            v = t.due_at or datetime(9999, 1, 1, tzinfo=now.tzinfo)
+        else:
+            v = t.received_at
+        return encode_cursor([v.isoformat(), t.id])
+
+    return Page(rows, [key(t) for t in rows], has_next, after is not None, total)
+
+
+async def _id_page(
+    session: AsyncSession, q: Select[Any], id_col: Any, first: int, after: str | None
+) -> Page[Any]:
+    total = (
+        await session.execute(select(func.count()).select_from(q.order_by(None).subquery()))
+    ).scalar_one()
+    if after is not None:
+        raw = decode_cursor(after)
+        if not isinstance(raw[0], int) or isinstance(raw[0], bool):
+            raise InvalidInput("malformed cursor", field="after")
+        q = q.where(id_col > raw[0])
+    rows = list((await session.execute(q.order_by(id_col).limit(first + 1))).scalars())
+    has_next = len(rows) > first
+    rows = rows[:first]
+    return Page(rows, [encode_cursor([r.id]) for r in rows], has_next, after is not None, total)
+
+
+class WorkKind(enum.StrEnum):
+    ALL = "ALL"
+    TO_SIGN = "TO_SIGN"
+    TO_REPLY = "TO_REPLY"
+    SUPPLEMENT = "SUPPLEMENT"  # returned for supplement by the centre
+    REDO = "REDO"  # citizen unsatisfied: handle again
+
+
+_OPEN_WORK = (S.HANDLING, S.REPLY_DRAFTED, S.REPLY_APPROVED)
+
+
+async def my_assignments(
+    session: AsyncSession,
+    vis: Visibility,
+    kind: WorkKind,
+    status: AssignmentStatus | None,
+    first: int,
+    after: str | None,
+) -> Page[Assignment]:
+    """A unit's work list: only assignments of the viewer's own units."""
+    if not vis.ticket_units:
+        q = select(Assignment).where(false())
+    else:
+        q = select(Assignment).where(Assignment.unit_id.in_(vis.ticket_units))
+    if kind == WorkKind.TO_SIGN:
+        q = q.where(Assignment.status == S.DISPATCHED)
+    elif kind == WorkKind.TO_REPLY:
+        q = q.where(Assignment.status.in_(_OPEN_WORK))
+    elif kind == WorkKind.SUPPLEMENT:
+        q = q.where(Assignment.status.in_(_OPEN_WORK), Assignment.sent_back_count > 0)
+    elif kind == WorkKind.REDO:
+        q = q.where(Assignment.status.in_(_OPEN_WORK), Assignment.redo_count > 0)
+    if status is not None:
+        q = q.where(Assignment.status == status)
+    return await _id_page(session, q, Assignment.id, first, after)
+
+
+class QueueKind(enum.StrEnum):
+    UNDISPATCHED = "UNDISPATCHED"
+    RETURNS_TO_DECIDE = "RETURNS_TO_DECIDE"
+    EXTENSIONS_TO_DECIDE = "EXTENSIONS_TO_DECIDE"
+    REPLIES_TO_REVIEW = "REPLIES_TO_REVIEW"
+    CALLBACKS_DUE = "CALLBACKS_DUE"
+
+
+QUEUE_ACTION = {
+    QueueKind.UNDISPATCHED: "dispatch",
+    QueueKind.RETURNS_TO_DECIDE: "decide",
+    QueueKind.EXTENSIONS_TO_DECIDE: "decide",
+    QueueKind.REPLIES_TO_REVIEW: "review",
+    QueueKind.CALLBACKS_DUE: "callback",
+}
+
+
+async def centre_queue(
+    session: AsyncSession, centres: frozenset[str], kind: QueueKind, first: int, after: str | None
+) -> Page[tuple[Ticket, Assignment | None]]:
+    """A dispatcher's queue over the centres it acts for (never read-down centres)."""
+    if kind in (QueueKind.UNDISPATCHED, QueueKind.CALLBACKS_DUE):
+        tq = select(Ticket).where(Ticket.centre_code.in_(centres) if centres else false())
+        if kind == QueueKind.UNDISPATCHED:
+            tq = tq.where(Ticket.status == TicketStatus.NEW)
+        else:
+            tq = tq.where(Ticket.status == TicketStatus.REPLIED, Ticket.satisfaction.is_(None))
+        page = await _id_page(session, tq, Ticket.id, first, after)
+        return Page(
+            [(t, None) for t in page.items],
+            page.cursors,
+            page.has_next,
+            page.has_previous,
+            page.total,
+        )
+    q = (
+        select(Assignment)
+        .join(Ticket, Ticket.id == Assignment.ticket_id)
+        .where(Ticket.centre_code.in_(centres) if centres else false())
+    )
+    if kind == QueueKind.RETURNS_TO_DECIDE:
+        q = q.where(Assignment.status == S.RETURN_REQUESTED)
+    elif kind == QueueKind.REPLIES_TO_REVIEW:
+        q = q.where(Assignment.status == S.REPLY_SUBMITTED)
+    else:
+        q = q.where(
+            exists().where(
+                ExtensionRequest.assignment_id == Assignment.id, ExtensionRequest.decision.is_(None)
+            )
+        )
+    page = await _id_page(session, q, Assignment.id, first, after)
+    tickets = {
+        t.id: t
+        for t in (
+            await session.execute(
+                select(Ticket).where(Ticket.id.in_({a.ticket_id for a in page.items}))
+            )
+        ).scalars()
+    }
+    return Page(
+        [(tickets[a.ticket_id], a) for a in page.items],
+        page.cursors,
+        page.has_next,
+        page.has_previous,
+        page.total,
+    )
+
+
+# ---- batch loads (dataloaders) -------------------------------------------------------------------
+async def tickets_by_id(
+    session: AsyncSession, vis: Visibility, ids: Sequence[int]
+) -> list[Ticket | None]:
+    rows = await session.execute(select(Ticket).where(Ticket.id.in_(set(ids)), ticket_filter(vis)))
+    found = {t.id: t for t in rows.scalars()}
+    return [found.get(i) for i in ids]
+
+
+async def assignments_by_id(
+    session: AsyncSession, vis: Visibility, ids: Sequence[int]
+) -> list[Assignment | None]:
+    rows = await session.execute(
+        select(Assignment).where(Assignment.id.in_(set(ids)), assignment_filter(vis))
+    )
+    found = {a.id: a for a in rows.scalars()}
+    return [found.get(i) for i in ids]
+
+
+async def assignments_by_ticket(
+    session: AsyncSession, vis: Visibility, ticket_ids: Sequence[int]
+) -> list[list[Assignment]]:
+    """Every assignment of tickets the viewer may see (the centre sees all; a unit its own)."""
+    rows = await session.execute(
+        select(Assignment)
+        .join(Ticket, Ticket.id == Assignment.ticket_id)
+        .where(Assignment.ticket_id.in_(set(ticket_ids)))
+        .where(
+            or_(
+                Ticket.centre_code.in_(vis.ticket_centres) if vis.ticket_centres else false(),
+                Assignment.unit_id.in_(vis.ticket_units) if vis.ticket_units else false(),
+            )
+        )
+        .order_by(Assignment.id)
+    )
+    grouped: dict[int, list[Assignment]] = defaultdict(list)
+    for a in rows.scalars():
+        grouped[a.ticket_id].append(a)
+    return [grouped.get(i, []) for i in ticket_ids]
+
+
+async def latest_replies(
+    session: AsyncSession, assignment_ids: Sequence[int]
+) -> list[Reply | None]:
+    rows = await session.execute(
+        select(Reply)
+        .where(Reply.assignment_id.in_(set(assignment_ids)))
+        .distinct(Reply.assignment_id)
+        .order_by(Reply.assignment_id, Reply.id.desc())
+    )
+    found = {r.assignment_id: r for r in rows.scalars()}
+    return [found.get(i) for i in assignment_ids]
+
+
+async def return_requests(
+    session: AsyncSession, assignment_ids: Sequence[int]
+) -> list[list[ReturnRequest]]:
+    rows = await session.execute(
+        select(ReturnRequest)
+        .where(ReturnRequest.assignment_id.in_(set(assignment_ids)))
+        .order_by(ReturnRequest.id)
+    )
+    grouped: dict[int, list[ReturnRequest]] = defaultdict(list)
+    for r in rows.scalars():
+        grouped[r.assignment_id].append(r)
+    return [grouped.get(i, []) for i in assignment_ids]
+
+
+async def extension_requests(
+    session: AsyncSession, assignment_ids: Sequence[int]
+) -> list[list[ExtensionRequest]]:
+    rows = await session.execute(
+        select(ExtensionRequest)
+        .where(ExtensionRequest.assignment_id.in_(set(assignment_ids)))
+        .order_by(ExtensionRequest.id)
+    )
+    grouped: dict[int, list[ExtensionRequest]] = defaultdict(list)
+    for r in rows.scalars():
+        grouped[r.assignment_id].append(r)
+    return [grouped.get(i, []) for i in assignment_ids]
+
+
+async def callbacks_by_ticket(
+    session: AsyncSession, ticket_ids: Sequence[int]
+) -> list[list[Callback]]:
+    rows = await session.execute(
+        select(Callback).where(Callback.ticket_id.in_(set(ticket_ids))).order_by(Callback.id)
+    )
+    grouped: dict[int, list[Callback]] = defaultdict(list)
+    for c in rows.scalars():
+        grouped[c.ticket_id].append(c)
+    return [grouped.get(i, []) for i in ticket_ids]
+
+
+async def ticket_events(
+    session: AsyncSession, ticket_id: int, first: int, after: str | None
+) -> Page[Event]:
+    q = select(Event).where(Event.ticket_id == ticket_id)
+    return await _id_page(session, q, Event.id, first, after)
+
+
+async def log_pii_reads(session: AsyncSession, subject: str, ticket_ids: Sequence[int]) -> None:
+    """Record that ``subject`` read these tickets' complainant data in clear."""
+    session.add_all(
+        PiiAccess(ticket_id=t, subject=subject, fields="complainantName,complainantPhone")
+        for t in dict.fromkeys(ticket_ids)
+    )
+    await session.commit()
