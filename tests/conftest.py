@@ -26,6 +26,7 @@ import asyncpg
 import httpx
 import pytest
 import uvicorn
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -77,6 +78,16 @@ async def template_url(server_url: str) -> AsyncIterator[str]:
         await asyncio.to_thread(upgrade, url)
         engine = make_engine(url)
         await run_seed(engine, demo=True)
+        # chinesecalendar has no 2027 data yet; one administrator entry makes 2027 follow the
+        # plain weekday rule, so tests that use the real clock near New Year do not fail.
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO calendar_day (day, is_workday, note, set_by) "
+                    "VALUES ('2027-01-01', false, '元旦 (test fixture)', 'tests') "
+                    "ON CONFLICT DO NOTHING"
+                )
+            )
         await engine.dispose()
         yield url
     finally:

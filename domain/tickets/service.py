@@ -585,19 +585,11 @@ async def decide_return(
         rr.decided_at = now
         if approve:
             a.status = S.RETURNED
-            remaining = (
-                await s.execute(
-                    select(func.count())
-                    .select_from(Assignment)
-                    .where(
-                        Assignment.ticket_id == t.id,
-                        Assignment.id != a.id,
-                        Assignment.status.in_(wf.ACTIVE),
-                    )
-                )
-            ).scalar_one()
-            if a.role == AssignmentRole.LEAD and not remaining:
-                t.status = TicketStatus.NEW  # back in the undispatched queue
+            if a.role == AssignmentRole.LEAD:
+                # Back in the undispatched queue until a new lead is dispatched (co-units,
+                # if any, carry on).
+                t.status = TicketStatus.NEW
+                t.due_at = None
         else:
             limits = await limits_for(s, t.channel, t.urgency)
             calendar = await load_calendar(s)
@@ -979,18 +971,17 @@ async def review_reply(
 
 
 async def _all_accepted(s: AsyncSession, ticket_id: int) -> bool:
-    statuses = (
-        (
-            await s.execute(
-                select(Assignment.status).where(
-                    Assignment.ticket_id == ticket_id, Assignment.status.in_(wf.ACTIVE)
-                )
+    """Every active assignment's reply is accepted, and one of them is the lead's."""
+    rows = (
+        await s.execute(
+            select(Assignment.role, Assignment.status).where(
+                Assignment.ticket_id == ticket_id, Assignment.status.in_(wf.ACTIVE)
             )
         )
-        .scalars()
-        .all()
+    ).all()
+    return all(st == S.ACCEPTED for _, st in rows) and any(
+        role == AssignmentRole.LEAD for role, _ in rows
     )
-    return bool(statuses) and all(st == S.ACCEPTED for st in statuses)
 
 
 # ---- callback, redo, close, archive (§3(8)–(10)) ---------------------------------------------
