@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -23,6 +24,7 @@ from authz.enforcer import PolicyEnforcer
 from domain.accounts import load_principal
 from domain.db import asyncpg_dsn, database_url, make_engine, make_sessionmaker
 from domain.settings import Settings, get_settings
+from domain.tickets.sweeper import run_forever
 
 log = logging.getLogger(__name__)
 
@@ -112,10 +114,28 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await enforcer.load()
         dsn, kwargs = asyncpg_dsn(url)
         enforcer.start_listening(dsn, kwargs, settings.policy_reload_seconds)
-        state.update(engine=engine, sessions=make_sessionmaker(engine), enforcer=enforcer)
+        sessions = make_sessionmaker(engine)
+        state.update(engine=engine, sessions=sessions, enforcer=enforcer)
+        # The deadline sweeper: every instance runs one; SKIP LOCKED keeps them from doubling up.
+        stop_sweeper = asyncio.Event()
+        sweeper: asyncio.Task[None] | None = None
+        if settings.sweeper_enabled:
+            sweeper = asyncio.create_task(
+                run_forever(sessions, settings.sweep_interval_seconds, stop_sweeper),
+                name="yiwang-deadline-sweeper",
+            )
+        state["sweeper"] = sweeper
         try:
             yield
         finally:
+            if sweeper is not None:
+                stop_sweeper.set()  # a sweep in progress may finish its batch ...
+                try:
+                    await asyncio.wait_for(asyncio.shield(sweeper), timeout=5)
+                except TimeoutError:
+                    sweeper.cancel()  # ... or is cancelled: its open batch rolls back
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await sweeper
             await enforcer.stop()
             await engine.dispose()
 

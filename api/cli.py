@@ -1,4 +1,4 @@
-"""The ``yiwang`` command line: serve, migrate, seed, token, export-schema."""
+"""The ``yiwang`` command line: serve, worker, migrate, seed, token, export-schema."""
 
 from __future__ import annotations
 
@@ -93,6 +93,75 @@ def cmd_export_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _schema_revisions(url: str) -> tuple[set[str], set[str]]:
+    """(the database's alembic revisions, the code's heads)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from domain.db import make_engine
+    from domain.migrate import alembic_config
+
+    engine = make_engine(url, pool_size=1, max_overflow=0)
+    try:
+        async with engine.connect() as conn:
+            current = await conn.run_sync(
+                lambda c: set(MigrationContext.configure(c).get_current_heads())
+            )
+    finally:
+        await engine.dispose()
+    heads = set(ScriptDirectory.from_config(alembic_config(url)).get_heads())
+    return current, heads
+
+
+async def _worker(url: str, interval: float, once: bool) -> int:
+    import signal
+    from datetime import datetime
+
+    from domain.calendar import TZ
+    from domain.db import make_engine, make_sessionmaker
+    from domain.tickets.sweeper import SweepResult, run_forever, sweep
+
+    current, heads = await _schema_revisions(url)
+    if current != heads:
+        _say(
+            f"the schema is at {sorted(current) or 'nothing'}, not at head {sorted(heads)}: "
+            "run `yiwang migrate` first"
+        )
+        return 1
+    engine = make_engine(url, pool_size=2, max_overflow=2)
+    sessions = make_sessionmaker(engine)
+    try:
+        if once:
+            t = time.monotonic()
+            result = await sweep(sessions, now=datetime.now(TZ))
+            print(result, flush=True)
+            _say(f"one sweep done ({time.monotonic() - t:.1f}s)")
+            return 0
+
+        def report(result: SweepResult) -> None:
+            if result.changed:
+                _say(f"{datetime.now(TZ):%Y-%m-%d %H:%M:%S} swept: {result}")
+
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        _say(f"deadline sweeper running every {interval:g}s (Ctrl-C or SIGTERM stops it)")
+        await run_forever(sessions, interval, stop, on_sweep=report)
+        _say("deadline sweeper stopped")
+        return 0
+    finally:
+        await engine.dispose()
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    interval = args.interval if args.interval is not None else get_settings().sweep_interval_seconds
+    if interval <= 0:
+        _say("--interval must be positive")
+        return 2
+    return asyncio.run(_worker(_url(), interval, args.once))
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -131,6 +200,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--demo", action="store_true", help="demo accounts and data, GraphiQL on")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser(
+        "worker", help="run the deadline sweeper without the HTTP server (schema must be at head)"
+    )
+    p.add_argument(
+        "--interval", type=float, default=None, help="seconds between sweeps (default: settings)"
+    )
+    p.add_argument("--once", action="store_true", help="sweep once, print the counts and exit")
+    p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("migrate", help="upgrade the database schema to head")
     p.set_defaults(func=cmd_migrate)

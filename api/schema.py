@@ -21,6 +21,7 @@ from api.registry.mutations import RegistryMutation
 from api.registry.queries import RegistryQuery
 from api.registry.types import Centre, HistoryEntry, Staff, Unit
 from api.relay import Node, from_global_id
+from api.tickets.admin import TicketAdminMutation, TicketAdminQuery
 from api.tickets.mutations import TicketMutation
 from api.tickets.queries import TicketQuery
 from api.tickets.types import Assignment, Ticket
@@ -63,7 +64,7 @@ async def resolve_node(info: Info, gid: str) -> Node | None:
 
 
 @strawberry.type
-class Query(RegistryQuery, TicketQuery):
+class Query(RegistryQuery, TicketQuery, TicketAdminQuery):
     @strawberry.field(description="Fetch any object by its global ID (Relay).")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         info.context.require_principal()
@@ -82,7 +83,7 @@ class Query(RegistryQuery, TicketQuery):
 
 
 @strawberry.type
-class Mutation(AccountMutation, RegistryMutation, TicketMutation):
+class Mutation(AccountMutation, RegistryMutation, TicketMutation, TicketAdminMutation):
     pass
 
 

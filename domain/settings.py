@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     max_tokens: int = 2_000
     max_page_size: int = 100
     policy_reload_seconds: float = 60.0
+    # The deadline sweeper (deemed acceptance, overdue, reminders) inside each server instance.
+    sweeper_enabled: bool = True
+    sweep_interval_seconds: float = Field(default=30.0, gt=0)
 
     def resolved_jwt_secret(self) -> str:
         """The JWT secret: given, or generated once into the data folder and reused."""

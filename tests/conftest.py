@@ -195,6 +195,8 @@ def make_settings(db_url: str, tmp_path: Path, **overrides: Any) -> Settings:
         "data_dir": tmp_path / "data",
         "demo": True,
         "policy_reload_seconds": 30.0,
+        # Tests that want the deadline sweeper turn it on; the others keep their states frozen.
+        "sweeper_enabled": False,
     }
     values.update(overrides)
     return Settings(**values)
