@@ -1,5 +1,5 @@
 """Seed data: the registry from the regulation's appendix, Suqian's divisions, default policies,
-and (``--demo``) demo accounts. Everything is an idempotent upsert."""
+and (``--demo``) demo accounts and demo tickets. Everything is idempotent."""
 
 from __future__ import annotations
 
@@ -11,7 +11,11 @@ from seeds.registry import Progress, seed_registry
 async def run_seed(
     engine: AsyncEngine, *, demo: bool = False, progress: Progress | None = None
 ) -> dict[str, int]:
-    """Seed in one transaction; returns the counts of what was added."""
+    """Seed the registry in one transaction; returns the counts of what was added.
+
+    With ``demo``, the demo tickets follow: they go through the ticket use cases, each in its
+    own transaction, so they need the registry and the demo accounts committed first.
+    """
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     async with sessions() as session, session.begin():
         added = await seed_registry(session, progress)
@@ -23,6 +27,10 @@ async def run_seed(
 
             for k, v in (await seed_demo(session, progress)).items():
                 added[f"demo_{k}"] = v
+    if demo:
+        from seeds.demo_tickets import seed_demo_tickets
+
+        added["demo_tickets"] = await seed_demo_tickets(engine, progress)
     return added
 
 

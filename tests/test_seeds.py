@@ -142,6 +142,7 @@ async def test_reseeding_twice_changes_nothing(engine: AsyncEngine) -> None:
         "demo_units": 0,
         "demo_staff": 0,
         "demo_rules": 0,
+        "demo_tickets": 0,
     }
     await run_seed(engine, demo=True)
     assert await _counts(engine) == before

@@ -241,6 +241,7 @@ class NewTicket:
     anonymous: bool = False
     received_at: datetime | None = None
     centre_code: str | None = None
+    demo: bool = False  # demo data (seeds --demo), marked in the same transaction
 
 
 def _text(value: str | None, field_name: str, max_len: int, *, required: bool) -> str | None:
@@ -327,6 +328,7 @@ async def create_ticket(
             centre_code=centre_code,
             status=TicketStatus.NEW,
             created_by=actor.subject,
+            demo=data.demo,
         )
         s.add(ticket)
         await s.flush()
