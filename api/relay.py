@@ -32,6 +32,10 @@ def from_global_id(gid: str, *expected: str) -> tuple[str, str]:
     return type_name, key
 
 
+# Types whose primary key is a 32-bit INTEGER (the rest are BIGINT).
+MAX_ID = {"Unit": 2**31 - 1, "Staff": 2**31 - 1}
+
+
 def int_key(gid: str, type_name: str, field: str = "id") -> int:
     try:
         _, key = from_global_id(gid, type_name)
@@ -39,7 +43,10 @@ def int_key(gid: str, type_name: str, field: str = "id") -> int:
         raise InvalidInput(exc.message, field=field) from None
     if not key.isdigit() or len(key) > 18:
         raise InvalidInput(f"malformed global ID: {gid[:40]!r}", field=field)
-    return int(key)
+    n = int(key)
+    # Keys beyond a type's id column cannot exist: answer as for any missing object (id 0 is
+    # never used) rather than let the database reject the number.
+    return n if n <= MAX_ID.get(type_name, 2**63 - 1) else 0
 
 
 @strawberry.interface(description="An object with a global ID (Relay).")

@@ -20,7 +20,7 @@ from api.errors import ERROR_TYPES
 from api.registry.mutations import RegistryMutation
 from api.registry.queries import RegistryQuery
 from api.registry.types import Centre, HistoryEntry, Staff, Unit
-from api.relay import Node, from_global_id
+from api.relay import MAX_ID, Node, from_global_id
 from api.tickets.admin import TicketAdminMutation, TicketAdminQuery
 from api.tickets.mutations import TicketMutation
 from api.tickets.queries import TicketQuery
@@ -39,6 +39,8 @@ async def resolve_node(info: Info, gid: str) -> Node | None:
         return Centre.of(c) if c else None
     if not key.isdigit() or len(key) > 18:
         raise InvalidInput(f"malformed global ID: {gid[:40]!r}", field="id")
+    if int(key) > MAX_ID.get(type_name, 2**63 - 1):
+        return None
     if type_name == "Unit":
         u = await ctx.loaders.unit_by_id.load(int(key))
         return Unit.of(u) if u else None

@@ -378,7 +378,11 @@ class Ticket(Node):
         clear = t.centre_code in vis.pii_centres
         if not clear and not t.anonymous and vis.pii_units:
             assignments = await ctx.loaders.assignments_by_ticket.load(t.id)
-            clear = any(a.unit_id in vis.pii_units for a in assignments)
+            # A unit whose return was approved no longer holds the ticket.
+            clear = any(
+                a.unit_id in vis.pii_units and a.status != m.AssignmentStatus.RETURNED
+                for a in assignments
+            )
         if clear and (t.complainant_name or t.complainant_phone):
             await ctx.loaders.pii_read.load(t.id)
             return Complainant(

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.errors import InvalidInput
@@ -341,7 +342,7 @@ async def latest_replies(
     rows = await session.execute(
         select(Reply)
         .where(Reply.assignment_id.in_(set(assignment_ids)))
-        .distinct(Reply.assignment_id)
+        .ext(distinct_on(Reply.assignment_id))
         .order_by(Reply.assignment_id, Reply.id.desc())
     )
     found = {r.assignment_id: r for r in rows.scalars()}

@@ -179,14 +179,21 @@ async def _centre_ticket(uow: UnitOfWork, actor: Principal, ticket_id: int, acti
 
 
 async def _assignment_for_update(uow: UnitOfWork, assignment_id: int) -> tuple[Assignment, Ticket]:
+    """Lock the ticket first, then the assignment: every use case takes locks in that order
+    (ticket before its assignments), so two of them can never deadlock."""
+    ticket_id = (
+        await uow.session.execute(
+            select(Assignment.ticket_id).where(Assignment.id == assignment_id)
+        )
+    ).scalar_one_or_none()
+    if ticket_id is None:
+        raise NotFound("assignment not found")
+    t = await _ticket_for_update(uow, ticket_id)
     a = (
         await uow.session.execute(
             select(Assignment).where(Assignment.id == assignment_id).with_for_update()
         )
-    ).scalar_one_or_none()
-    if a is None:
-        raise NotFound("assignment not found")
-    t = await _ticket_for_update(uow, a.ticket_id)
+    ).scalar_one()
     return a, t
 
 
@@ -416,6 +423,7 @@ async def dispatch_ticket(
         busy = {a.unit_id for a in active}
         units: list[Unit] = []
         for uid in [lead_unit_id, *co]:
+            field_name = "leadUnitId" if uid == lead_unit_id else "coUnitIds"
             unit = await s.get(Unit, uid)
             # Only members of the ticket's centre (the policy's membership mirror decides).
             if unit is None or not uow.enforcer.has_member(
@@ -425,9 +433,9 @@ async def dispatch_ticket(
                     "unit not found", field="leadUnitId" if uid == lead_unit_id else "coUnitIds"
                 )
             if not unit.active:
-                raise InvalidInput(f"{unit.name} is deactivated", field="leadUnitId")
+                raise InvalidInput(f"{unit.name} is deactivated", field=field_name)
             if uid in busy:
-                raise InvalidInput(f"{unit.name} already holds this ticket", field="coUnitIds")
+                raise InvalidInput(f"{unit.name} already holds this ticket", field=field_name)
             units.append(unit)
         if due_at is not None and due_at <= now:
             raise InvalidInput("dueAt must be in the future", field="dueAt")
@@ -602,6 +610,8 @@ async def decide_return(
             a.return_by = now
             a.return_locked = True
             a.due_at = max(a.due_at, calendar.add(now, limits.handle))
+            if a.role == AssignmentRole.LEAD:
+                t.due_at = a.due_at
         await s.flush()
         await _record(
             s,
@@ -947,6 +957,8 @@ async def review_reply(
                     raise InvalidInput("supplementDue must be in the future", field="supplementDue")
                 a.due_at = supplement_due
                 a.overdue = False
+                if a.role == AssignmentRole.LEAD:
+                    t.due_at = supplement_due
         reply.reviewed_by = actor.subject
         reply.reviewed_at = now
         reply.review_note = reasons
