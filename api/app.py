@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -22,8 +23,10 @@ from api.context import Context
 from api.schema import build_schema
 from authz.enforcer import PolicyEnforcer
 from domain.accounts import load_principal
+from domain.calendar import TZ
 from domain.db import asyncpg_dsn, database_url, make_engine, make_sessionmaker
 from domain.settings import Settings, get_settings
+from domain.tickets.service import calendar_coverage
 from domain.tickets.sweeper import run_forever
 
 log = logging.getLogger(__name__)
@@ -116,6 +119,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         enforcer.start_listening(dsn, kwargs, settings.policy_reload_seconds)
         sessions = make_sessionmaker(engine)
         state.update(engine=engine, sessions=sessions, enforcer=enforcer)
+        async with sessions() as s:
+            coverage = await calendar_coverage(s, datetime.now(TZ).date())
+        if not coverage["nextYearCovered"]:
+            # Deadlines that run into an uncovered year fail (CalendarNotCovered): say it loudly.
+            log.warning(
+                "the working-day calendar has no data for %s: an administrator must enter its "
+                "holidays and adjusted workdays (setCalendarDay) before deadlines reach it",
+                coverage["nextYear"],
+            )
         # The deadline sweeper: every instance runs one; SKIP LOCKED keeps them from doubling up.
         stop_sweeper = asyncio.Event()
         sweeper: asyncio.Task[None] | None = None
@@ -150,9 +162,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             async with state["engine"].connect() as conn:
                 await conn.execute(text("SELECT 1"))
+            async with state["sessions"]() as s:
+                calendar = await calendar_coverage(s, datetime.now(TZ).date())
         except Exception:
             return JSONResponse({"status": "unavailable"}, status_code=503)
-        return JSONResponse({"status": "ok", "policyReloads": state["enforcer"].reloads})
+        return JSONResponse(
+            {"status": "ok", "policyReloads": state["enforcer"].reloads, "calendar": calendar}
+        )
 
     app = Starlette(
         routes=[Route("/graphql", graphql, methods=["GET", "POST"]), Route("/healthz", healthz)],

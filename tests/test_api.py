@@ -796,6 +796,11 @@ async def test_healthz(client: GraphQLClient) -> None:
     body = resp.json()
     assert body["status"] == "ok"
     assert isinstance(body["policyReloads"], int) and body["policyReloads"] >= 1
+    # The calendar says whether this year and the next have working-day data: the test
+    # template enters one 2027 day, and chinesecalendar covers up to 2026.
+    cal = body["calendar"]
+    assert cal["yearCovered"] is (cal["year"] <= 2027)
+    assert cal["nextYearCovered"] is (cal["nextYear"] <= 2027)
 
 
 async def test_introspection_passes_the_limits(client: GraphQLClient) -> None:

@@ -130,6 +130,17 @@ async def load_calendar(s: AsyncSession) -> WorkCalendar:
     return WorkCalendar({d: w for d, w in rows})
 
 
+async def calendar_coverage(s: AsyncSession, today: date) -> dict[str, Any]:
+    """Whether this year and the next have working-day data (library or administrator)."""
+    cal = await load_calendar(s)
+    return {
+        "year": today.year,
+        "yearCovered": cal.covers(today.year),
+        "nextYear": today.year + 1,
+        "nextYearCovered": cal.covers(today.year + 1),
+    }
+
+
 @dataclass(frozen=True)
 class Limits:
     sign_for: TimeLimit
