@@ -49,3 +49,8 @@ def parse_domain(domain: str) -> tuple[str, str] | None:
     if kind == "unit" and not rest.isdigit():
         return None
     return kind, rest
+
+
+def face_obj(unit_id: int) -> str:
+    """The unit that stands for a lower centre, seen from that centre (g2: face -> centre/)."""
+    return f"face:{unit_id}"

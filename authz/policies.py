@@ -9,6 +9,9 @@ _TICKET_READ = ("ticket", "read")
 _UNIT_WORK = [
     ("unit", "read"),
     _TICKET_READ,
+    ("supervision", "respond"),
+    ("supervision", "read"),
+    ("meeting", "read"),
     ("assignment", "sign"),
     ("assignment", "return"),
     ("assignment", "extend"),
@@ -47,13 +50,25 @@ DEFAULT_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         ("ticket", "archive"),
         _TICKET_READ,
         ("pii", "read"),
+        ("supervision", "read"),
+        ("meeting", "read"),
+        ("meeting", "manage"),
+        # A referral to the unit that stands for this centre (转办/下派): the centre's
+        # dispatchers act for that unit (object face:<unit id>, mirrored from Unit.represents).
+        *[("hop", act) for act in ("sign", "return", "extend", "draft", "approve", "submit")],
     ],
+    # §5, §7: supervise the centre's own members (opening a case checks ("unit", "supervise")
+    # on every target unit: membership decides), manage the centre's cases and meetings.
     "supervisor": [
         *_READ_CENTRE,
         ("staff", "read"),
         ("unit", "supervise"),
         ("history", "read"),
         _TICKET_READ,
+        ("supervision", "read"),
+        ("supervision", "manage"),
+        ("meeting", "read"),
+        ("meeting", "manage"),
     ],
     "reviewer": [
         *_READ_CENTRE,
@@ -62,7 +77,13 @@ DEFAULT_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         _TICKET_READ,
         ("pii", "read"),
     ],
-    "leader": [*_READ_CENTRE, ("cockpit", "read"), _TICKET_READ],
+    "leader": [
+        *_READ_CENTRE,
+        ("cockpit", "read"),
+        _TICKET_READ,
+        ("supervision", "read"),
+        ("meeting", "read"),
+    ],
     "partner": [("centre", "read"), ("ticket", "create")],
     # §2(1) 负责人+专人, §3(6): handlers draft, the leader approves; a final reply ("此为最终答复")
     # needs the unit's main leader (§4(4)).

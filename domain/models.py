@@ -3,6 +3,16 @@
 from domain.events import Event
 from domain.idempotency import IdempotencyKey
 from domain.registry.models import Centre, Staff, Unit
+from domain.supervision.models import (
+    Meeting,
+    MeetingDecision,
+    MeetingDefaultParticipant,
+    MeetingParticipant,
+    SupervisionCase,
+    SupervisionResponse,
+    SupervisionTicket,
+    SupervisionUnit,
+)
 from domain.tickets.models import (
     Assignment,
     CalendarDay,
@@ -26,11 +36,19 @@ __all__ = [
     "Event",
     "ExtensionRequest",
     "IdempotencyKey",
+    "Meeting",
+    "MeetingDecision",
+    "MeetingDefaultParticipant",
+    "MeetingParticipant",
     "PiiAccess",
     "Reply",
     "ReturnRequest",
     "RoutingRule",
     "Staff",
+    "SupervisionCase",
+    "SupervisionResponse",
+    "SupervisionTicket",
+    "SupervisionUnit",
     "Ticket",
     "TimeLimitRule",
     "Unit",

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from authz import centre_domain, unit_domain, unit_obj, user_subject
+from authz import centre_domain, face_obj, unit_domain, unit_obj, user_subject
 from authz import store as policy_store
 from domain.accounts import hash_password
 from domain.registry.models import Staff, Unit, UnitCategory
@@ -188,6 +188,9 @@ async def seed_demo(session: AsyncSession, progress: Progress | None = None) -> 
     for _key, (uid, member) in units.items():
         g2.append([unit_obj(uid), centre_domain(member)])
         g2.append([unit_obj(uid), unit_domain(uid)])
+    for du in DEMO_UNITS:
+        if du.represents:
+            g2.append([face_obj(units[du.key][0]), centre_domain(du.represents)])
     added["rules"] += await policy_store.sync_rules(session, "g2", g2)
 
     say("demo accounts")

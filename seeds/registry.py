@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from authz import centre_domain, centre_obj, node_obj, unit_domain, unit_obj
+from authz import centre_domain, centre_obj, face_obj, node_obj, unit_domain, unit_obj
 from authz import store as policy_store
 from authz.policies import default_p_rules, read_down_rules
 from domain import events
@@ -182,8 +182,11 @@ async def sync_policies(session: AsyncSession, *, first_time: bool) -> int:
     for code in centres:
         g2.append([centre_obj(code), centre_domain(code)])
         g2.append([node_obj(code), centre_domain(CITY_CODE)])
-    for unit_id, member_of in (await session.execute(select(Unit.id, Unit.member_of))).all():
+    units = (await session.execute(select(Unit.id, Unit.member_of, Unit.represents))).all()
+    for unit_id, member_of, represents in units:
         g2.append([unit_obj(unit_id), centre_domain(member_of)])
         g2.append([unit_obj(unit_id), unit_domain(unit_id)])
+        if represents:
+            g2.append([face_obj(unit_id), centre_domain(represents)])
     n += await policy_store.sync_rules(session, "g2", g2)
     return n

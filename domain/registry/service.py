@@ -19,6 +19,7 @@ from authz import (
     UNIT_ROLES,
     centre_domain,
     centre_obj,
+    face_obj,
     node_obj,
     parse_domain,
     unit_domain,
@@ -145,14 +146,13 @@ async def mirror_unit(uow: UnitOfWork, unit: Unit, *, previous_centre: str | Non
         changed += await policy_store.remove_rules(
             s, "g2", [[unit_obj(unit.id), centre_domain(previous_centre)]]
         )
-    changed += await policy_store.add_rules(
-        s,
-        "g2",
-        [
-            [unit_obj(unit.id), centre_domain(unit.member_of)],
-            [unit_obj(unit.id), unit_domain(unit.id)],
-        ],
-    )
+    rules = [
+        [unit_obj(unit.id), centre_domain(unit.member_of)],
+        [unit_obj(unit.id), unit_domain(unit.id)],
+    ]
+    if unit.represents:
+        rules.append([face_obj(unit.id), centre_domain(unit.represents)])
+    changed += await policy_store.add_rules(s, "g2", rules)
     uow.policy_changed |= changed > 0
 
 

@@ -212,6 +212,13 @@ class Assignment(Timestamps, Base):
     role: Mapped[AssignmentRole] = mapped_column(
         _enum(AssignmentRole, "assignment_role"), nullable=False
     )
+    # The centre that dispatched this assignment and reviews its reply: the ticket's centre at
+    # the top, a lower centre for assignments it dispatched on after a referral (转办/下派).
+    centre_code: Mapped[str] = mapped_column(ForeignKey("centre.code"), nullable=False, index=True)
+    # The hop this assignment serves: the referral assignment one level up (None at the top).
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("assignment.id"), index=True)
+    # Set when a meeting decision designated this unit (it may not return it, §5(3)5).
+    meeting_decision_id: Mapped[int | None] = mapped_column(BigInteger)
     status: Mapped[AssignmentStatus] = mapped_column(
         _enum(AssignmentStatus, "assignment_status"), nullable=False, index=True
     )

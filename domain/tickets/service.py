@@ -369,11 +369,15 @@ async def _new_assignment(
     calendar: WorkCalendar,
     due_at: datetime | None = None,
     return_locked: bool = False,
+    centre_code: str | None = None,
+    parent_id: int | None = None,
 ) -> Assignment:
     a = Assignment(
         ticket_id=ticket.id,
         unit_id=unit.id,
         role=role,
+        centre_code=centre_code or ticket.centre_code,
+        parent_id=parent_id,
         status=S.DISPATCHED,
         dispatched_at=now,
         dispatched_by=actor,
