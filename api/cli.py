@@ -119,6 +119,7 @@ async def _worker(url: str, interval: float, once: bool) -> int:
 
     from domain.calendar import TZ
     from domain.db import make_engine, make_sessionmaker
+    from domain.supervision.service import sweep_supervision
     from domain.tickets.sweeper import SweepResult, run_forever, sweep
 
     current, heads = await _schema_revisions(url)
@@ -133,9 +134,14 @@ async def _worker(url: str, interval: float, once: bool) -> int:
     try:
         if once:
             t = time.monotonic()
-            result = await sweep(sessions, now=datetime.now(TZ))
+            now = datetime.now(TZ)
+            result = await sweep(sessions, now=now)
             print(result, flush=True)
-            _say(f"one sweep done ({time.monotonic() - t:.1f}s)")
+            reminded = await sweep_supervision(sessions, now=now)
+            _say(
+                f"one sweep done ({time.monotonic() - t:.1f}s); "
+                f"supervision cases reminded: {reminded}"
+            )
             return 0
 
         def report(result: SweepResult) -> None:

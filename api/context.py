@@ -18,6 +18,9 @@ from domain.registry import queries as rq
 from domain.registry.models import Centre, Staff, Unit
 from domain.registry.visibility import Visibility, visibility
 from domain.settings import Settings
+from domain.supervision import meetings as mq
+from domain.supervision import models as sm
+from domain.supervision import queries as sq
 from domain.tickets import models as tm
 from domain.tickets import queries as tq
 from domain.uow import UnitOfWork
@@ -83,6 +86,41 @@ class Loaders:
         self.category_by_code = DataLoader[str, tm.Category | None](load_fn=self._categories)
         # Records clear reads of complainant data: one insert per request batch.
         self.pii_read = DataLoader[int, bool](load_fn=self._pii_read)
+        # Meetings (scoped by the principal's meeting read) and their parts.
+        self.meeting_by_id = DataLoader[int, sm.Meeting | None](load_fn=self._meetings)
+        self.participants_by_meeting = DataLoader[int, list[tuple[int, str]]](
+            load_fn=self._participants
+        )
+        self.decisions_by_meeting = DataLoader[int, list[sm.MeetingDecision]](
+            load_fn=self._decisions_by_meeting
+        )
+        self.decisions_by_ticket = DataLoader[int, list[sm.MeetingDecision]](
+            load_fn=self._decisions_by_ticket
+        )
+        self.tickets_by_meeting = DataLoader[int, list[int]](load_fn=self._meeting_tickets)
+        self.unit_name_by_id = DataLoader[int, str | None](load_fn=self._unit_names)
+        # Supervision cases (scoped by the principal's supervision read) and their parts.
+        self.supervision_by_id = DataLoader[int, sm.SupervisionCase | None](
+            load_fn=self._supervisions
+        )
+        self.supervisions_by_unit = DataLoader[int, list[sm.SupervisionCase]](
+            load_fn=self._supervisions_by_unit
+        )
+        self.supervisions_by_ticket = DataLoader[int, list[sm.SupervisionCase]](
+            load_fn=self._supervisions_by_ticket
+        )
+        self.supervision_units_by_case = DataLoader[int, list[sm.SupervisionUnit]](
+            load_fn=self._supervision_units
+        )
+        self.supervision_tickets_by_case = DataLoader[int, list[int]](
+            load_fn=self._supervision_tickets
+        )
+        self.supervision_responses_by_case = DataLoader[int, list[sm.SupervisionResponse]](
+            load_fn=self._supervision_responses
+        )
+        self.supervision_response_by_id = DataLoader[int, sm.SupervisionResponse | None](
+            load_fn=self._supervision_response
+        )
 
     async def _centres(self, codes: list[str]) -> list[Centre | None]:
         vis = await self._ctx.visibility()
@@ -149,3 +187,60 @@ class Loaders:
         async with self._ctx.sessions() as s:
             await tq.log_pii_reads(s, self._ctx.principal.subject, ticket_ids)
         return [True for _ in ticket_ids]
+
+    async def _meetings(self, ids: list[int]) -> list[sm.Meeting | None]:
+        ms = mq.meeting_scope(self._ctx.require_principal().scope)
+        async with self._ctx.sessions() as s:
+            return await mq.meetings_by_id(s, ms, ids)
+
+    async def _participants(self, ids: list[int]) -> list[list[tuple[int, str]]]:
+        async with self._ctx.sessions() as s:
+            return await mq.participants_by_meeting(s, ids)
+
+    async def _decisions_by_meeting(self, ids: list[int]) -> list[list[sm.MeetingDecision]]:
+        async with self._ctx.sessions() as s:
+            return await mq.decisions_by_meeting(s, ids)
+
+    async def _decisions_by_ticket(self, ids: list[int]) -> list[list[sm.MeetingDecision]]:
+        async with self._ctx.sessions() as s:
+            return await mq.decisions_by_ticket(s, ids)
+
+    async def _meeting_tickets(self, ids: list[int]) -> list[list[int]]:
+        async with self._ctx.sessions() as s:
+            return await mq.agenda_tickets(s, ids)
+
+    async def _unit_names(self, ids: list[int]) -> list[str | None]:
+        async with self._ctx.sessions() as s:
+            return await mq.unit_names(s, ids)
+
+    async def _supervisions(self, ids: list[int]) -> list[sm.SupervisionCase | None]:
+        scope = self._ctx.require_principal().scope
+        async with self._ctx.sessions() as s:
+            return await sq.cases_by_id(s, scope, ids)
+
+    async def _supervisions_by_unit(self, ids: list[int]) -> list[list[sm.SupervisionCase]]:
+        scope = self._ctx.require_principal().scope
+        async with self._ctx.sessions() as s:
+            return await sq.cases_by_unit(s, scope, ids)
+
+    async def _supervisions_by_ticket(self, ids: list[int]) -> list[list[sm.SupervisionCase]]:
+        scope = self._ctx.require_principal().scope
+        async with self._ctx.sessions() as s:
+            return await sq.cases_by_ticket(s, scope, ids)
+
+    async def _supervision_units(self, ids: list[int]) -> list[list[sm.SupervisionUnit]]:
+        async with self._ctx.sessions() as s:
+            return await sq.units_by_case(s, ids)
+
+    async def _supervision_tickets(self, ids: list[int]) -> list[list[int]]:
+        async with self._ctx.sessions() as s:
+            return await sq.ticket_ids_by_case(s, ids)
+
+    async def _supervision_responses(self, ids: list[int]) -> list[list[sm.SupervisionResponse]]:
+        async with self._ctx.sessions() as s:
+            return await sq.responses_by_case(s, ids)
+
+    async def _supervision_response(self, ids: list[int]) -> list[sm.SupervisionResponse | None]:
+        scope = self._ctx.require_principal().scope
+        async with self._ctx.sessions() as s:
+            return await sq.responses_by_id(s, scope, ids)

@@ -17,10 +17,17 @@ from strawberry.types import ExecutionContext
 from api.accounts import AccountMutation, Viewer, viewer
 from api.context import Info
 from api.errors import ERROR_TYPES
+from api.meetings.mutations import MeetingMutation
+from api.meetings.queries import MeetingQuery
+from api.meetings.types import Meeting
+from api.referral.mutations import ReferralMutation
 from api.registry.mutations import RegistryMutation
 from api.registry.queries import RegistryQuery
 from api.registry.types import Centre, HistoryEntry, Staff, Unit
 from api.relay import MAX_ID, Node, from_global_id
+from api.supervision.mutations import SupervisionMutation
+from api.supervision.queries import SupervisionQuery
+from api.supervision.types import SupervisionCase, SupervisionResponse
 from api.tickets.admin import TicketAdminMutation, TicketAdminQuery
 from api.tickets.mutations import TicketMutation
 from api.tickets.queries import TicketQuery
@@ -50,6 +57,18 @@ async def resolve_node(info: Info, gid: str) -> Node | None:
     if type_name == "Assignment":
         a = await ctx.loaders.assignment_by_id.load(int(key))
         return Assignment.of(a) if a else None
+    if type_name == "SupervisionCase":
+        sc = await ctx.loaders.supervision_by_id.load(int(key))
+        return SupervisionCase.of(sc) if sc else None
+    if type_name == "SupervisionResponse":
+        r = await ctx.loaders.supervision_response_by_id.load(int(key))
+        if r is None:
+            return None
+        owner = await ctx.loaders.supervision_by_id.load(r.case_id)
+        return SupervisionResponse.of(r, owner.deadline) if owner else None
+    if type_name == "Meeting":
+        mt = await ctx.loaders.meeting_by_id.load(int(key))
+        return Meeting.of(mt) if mt else None
     if type_name == "Staff":
         vis = await ctx.visibility()
         async with ctx.sessions() as s:
@@ -66,7 +85,7 @@ async def resolve_node(info: Info, gid: str) -> Node | None:
 
 
 @strawberry.type
-class Query(RegistryQuery, TicketQuery, TicketAdminQuery):
+class Query(RegistryQuery, TicketQuery, TicketAdminQuery, SupervisionQuery, MeetingQuery):
     @strawberry.field(description="Fetch any object by its global ID (Relay).")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         info.context.require_principal()
@@ -85,7 +104,15 @@ class Query(RegistryQuery, TicketQuery, TicketAdminQuery):
 
 
 @strawberry.type
-class Mutation(AccountMutation, RegistryMutation, TicketMutation, TicketAdminMutation):
+class Mutation(
+    AccountMutation,
+    RegistryMutation,
+    TicketMutation,
+    ReferralMutation,
+    TicketAdminMutation,
+    SupervisionMutation,
+    MeetingMutation,
+):
     pass
 
 

@@ -22,6 +22,9 @@ async def run_seed(
         from seeds.tickets import seed_ticket_reference
 
         added.update(await seed_ticket_reference(session, progress))
+        from seeds.meetings import seed_meeting_defaults
+
+        added.update(await seed_meeting_defaults(session, progress))
         if demo:
             from seeds.demo import seed_demo
 
@@ -31,6 +34,9 @@ async def run_seed(
         from seeds.demo_tickets import seed_demo_tickets
 
         added["demo_tickets"] = await seed_demo_tickets(engine, progress)
+        from seeds.demo_meetings import seed_demo_meetings
+
+        added["demo_meetings"] = await seed_demo_meetings(engine, progress)
     return added
 
 

@@ -554,7 +554,13 @@ async def test_county_supervisor_sees_its_own_members_only(
     async with sessions() as s:
         vis = await visibility(s, p.scope)
     assert vis.member_centres == {SHUYANG}
-    assert vis.node_centres == {SHUYANG}
+    # The directory entries around it: the city above, its own townships below — not their
+    # members, and nothing of 泗阳县.
+    async with sessions() as s:
+        townships = set(
+            (await s.execute(select(Centre.code).where(Centre.parent_code == SHUYANG))).scalars()
+        )
+    assert townships and vis.node_centres == {CITY, SHUYANG, *townships}
 
 
 async def test_withholding_city_read_down(

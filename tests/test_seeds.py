@@ -139,10 +139,12 @@ async def test_reseeding_twice_changes_nothing(engine: AsyncEngine) -> None:
         "categories": 0,
         "time_limits": 0,
         "routing_rules": 0,
+        "meeting_defaults": 0,
         "demo_units": 0,
         "demo_staff": 0,
         "demo_rules": 0,
         "demo_tickets": 0,
+        "demo_meetings": 0,
     }
     await run_seed(engine, demo=True)
     assert await _counts(engine) == before

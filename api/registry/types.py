@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import cast
+from typing import TYPE_CHECKING, Annotated, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -15,6 +15,9 @@ from domain import events as domain_events
 from domain.pagination import clamp_first
 from domain.registry import models as m
 from domain.registry import queries as rq
+
+if TYPE_CHECKING:
+    from api.supervision.types import SupervisionCase
 
 CentreLevel = strawberry.enum(m.CentreLevel, description="Level of a command centre.")
 CentreKind = strawberry.enum(
@@ -194,6 +197,15 @@ class Unit(Node):
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[HistoryEntry] | None:
         return await _history(info, self.member_code, "unit", str(self.unit_id), first, after)
+
+    @strawberry.field(description="Supervision cases targeting this unit that you may see.")
+    async def supervisions(
+        self, info: Info
+    ) -> list[Annotated[SupervisionCase, strawberry.lazy("api.supervision.types")]]:
+        from api.supervision.types import SupervisionCase
+
+        rows = await info.context.loaders.supervisions_by_unit.load(self.unit_id)
+        return [SupervisionCase.of(c) for c in rows]
 
 
 @strawberry.type(description="指挥中心: the city, county-level and township command centres.")

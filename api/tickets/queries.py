@@ -46,6 +46,12 @@ class TicketFilter:
     received_from: datetime | None = None
     received_to: datetime | None = None
     search: str | None = strawberry.field(default=None, description="Title, content or number.")
+    referred_to: str | None = strawberry.field(
+        default=None, description="Tickets referred to this centre at some hop (转办/下派)."
+    )
+    referred_from: str | None = strawberry.field(
+        default=None, description="Tickets this centre referred down to a lower centre."
+    )
 
 
 @strawberry.input
@@ -87,6 +93,8 @@ class TicketQuery:
             received_from=f.received_from,
             received_to=f.received_to,
             search=f.search,
+            referred_to=f.referred_to,
+            referred_from=f.referred_from,
         )
         async with ctx.sessions() as s:
             page = await tq.list_tickets(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -15,6 +16,10 @@ from domain.tickets import models as m
 from domain.tickets import queries as tq
 from domain.tickets import reply_rules as rr
 from domain.tickets import workflow as wf
+
+if TYPE_CHECKING:
+    from api.meetings.types import MeetingDecision
+    from api.supervision.types import SupervisionCase
 
 Channel = strawberry.enum(m.Channel, description="Where a ticket came from (§3(1)).")
 OriginLevel = strawberry.enum(
@@ -217,6 +222,8 @@ class Assignment(Node):
     assignment_id: strawberry.Private[int]
     ticket_pk: strawberry.Private[int]
     unit_pk: strawberry.Private[int]
+    centre_pk: strawberry.Private[str]
+    parent_pk: strawberry.Private[int | None]
     role: AssignmentRole  # type: ignore[valid-type]
     status: AssignmentStatus  # type: ignore[valid-type]
     dispatched_at: datetime
@@ -251,6 +258,8 @@ class Assignment(Node):
             assignment_id=a.id,
             ticket_pk=a.ticket_id,
             unit_pk=a.unit_id,
+            centre_pk=a.centre_code,
+            parent_pk=a.parent_id,
             role=a.role,
             status=a.status,
             dispatched_at=a.dispatched_at,
@@ -288,6 +297,28 @@ class Assignment(Node):
             return None
         t = await info.context.loaders.ticket_by_id.load(self.ticket_pk)
         return Reply.of(r, anonymous=bool(t and t.anonymous))
+
+    @strawberry.field(description="The centre that dispatched this assignment and reviews it.")
+    async def from_centre(self, info: Info) -> Centre | None:
+        c = await info.context.loaders.centre_by_code.load(self.centre_pk)
+        return Centre.of(c) if c else None
+
+    @strawberry.field(
+        description="For a referral (转办/下派): the lower centre its unit stands for; else null."
+    )
+    async def to_centre(self, info: Info) -> Centre | None:
+        u = await info.context.loaders.unit_by_id.load(self.unit_pk)
+        if u is None or u.represents is None:
+            return None
+        c = await info.context.loaders.centre_by_code.load(u.represents)
+        return Centre.of(c) if c else None
+
+    @strawberry.field(description="The referral one level up that this assignment serves.")
+    async def parent(self, info: Info) -> Assignment | None:
+        if self.parent_pk is None:
+            return None
+        a = await info.context.loaders.assignment_by_id.load(self.parent_pk)
+        return Assignment.of(a) if a else None
 
     @strawberry.field
     async def return_requests(self, info: Info) -> list[ReturnRequest]:
@@ -376,13 +407,20 @@ class Ticket(Node):
         ctx = info.context
         vis = await ctx.visibility()
         clear = t.centre_code in vis.pii_centres
-        if not clear and not t.anonymous and vis.pii_units:
-            assignments = await ctx.loaders.assignments_by_ticket.load(t.id)
-            # A unit whose return was approved no longer holds the ticket.
-            clear = any(
-                a.unit_id in vis.pii_units and a.status != m.AssignmentStatus.RETURNED
-                for a in assignments
-            )
+        if not clear and not t.anonymous and (vis.pii_units or vis.pii_centres):
+            # The assigned units' staff, and the dispatchers of a centre the ticket was referred
+            # to (they act for the unit that stands for their centre); a unit whose return was
+            # approved no longer holds the ticket.
+            for a in await ctx.loaders.assignments_by_ticket.load(t.id):
+                if a.status == m.AssignmentStatus.RETURNED:
+                    continue
+                if a.unit_id in vis.pii_units or a.centre_code in vis.pii_centres:
+                    clear = True
+                    break
+                unit = await ctx.loaders.unit_by_id.load(a.unit_id)
+                if unit is not None and unit.represents in vis.pii_centres:
+                    clear = True
+                    break
         if clear and (t.complainant_name or t.complainant_phone):
             await ctx.loaders.pii_read.load(t.id)
             return Complainant(
@@ -403,10 +441,21 @@ class Ticket(Node):
         rows = await info.context.loaders.assignments_by_ticket.load(self.ticket_id)
         return [Assignment.of(a) for a in rows]
 
+    @strawberry.field(
+        description="Every hop of the referral chain you may see: assignments to units that "
+        "stand for a lower centre, top first. A township sees its own hop and the one that "
+        "reached it; a county from its hop down; the city down only where read-down is granted."
+    )
+    async def referral_chain(self, info: Info) -> list[Assignment]:
+        rows = await info.context.loaders.assignments_by_ticket.load(self.ticket_id)
+        units = await info.context.loaders.unit_by_id.load_many([a.unit_id for a in rows])
+        hops = [a for a, u in zip(rows, units, strict=True) if u is not None and u.represents]
+        return [Assignment.of(a) for a in hops]
+
     @strawberry.field(description="The lead assignment's deadlines.")
     async def deadlines(self, info: Info) -> Deadlines:
         rows = await info.context.loaders.assignments_by_ticket.load(self.ticket_id)
-        active = [a for a in rows if a.status in wf.ACTIVE]
+        active = [a for a in rows if a.status in wf.ACTIVE and a.parent_id is None]
         lead = next((a for a in active if a.role == m.AssignmentRole.LEAD), None)
         finished = self.status not in (m.TicketStatus.NEW, m.TicketStatus.IN_PROGRESS)
         if lead is None:
@@ -426,6 +475,27 @@ class Ticket(Node):
             )
             for c in rows
         ]
+
+    @strawberry.field(description="Supervision cases naming this ticket that you may see.")
+    async def supervisions(
+        self, info: Info
+    ) -> list[Annotated[SupervisionCase, strawberry.lazy("api.supervision.types")]]:
+        from api.supervision.types import SupervisionCase
+
+        rows = await info.context.loaders.supervisions_by_ticket.load(self.ticket_id)
+        return [SupervisionCase.of(c) for c in rows]
+
+    @strawberry.field(
+        description="Meeting decisions on this ticket (§5(3)4–5): who was designated, by which "
+        "principle, with which deadline; oldest first."
+    )
+    async def meeting_decisions(
+        self, info: Info
+    ) -> list[Annotated[MeetingDecision, strawberry.lazy("api.meetings.types")]]:
+        from api.meetings.types import MeetingDecision
+
+        rows = await info.context.loaders.decisions_by_ticket.load(self.ticket_id)
+        return [MeetingDecision.of(d) for d in rows]
 
     @strawberry.field(description="The ticket's history: every change, oldest first.")
     async def events(

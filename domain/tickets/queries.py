@@ -12,13 +12,16 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from domain.errors import InvalidInput
 from domain.events import Event
 from domain.pagination import Page, decode_cursor, encode_cursor
+from domain.registry.models import Unit
 from domain.registry.visibility import Visibility
 from domain.tickets.models import (
     Assignment,
+    AssignmentRole,
     AssignmentStatus,
     Callback,
     Channel,
@@ -29,34 +32,40 @@ from domain.tickets.models import (
     Ticket,
     TicketStatus,
 )
+from domain.tickets.workflow import ACTIVE
 
 S = AssignmentStatus
 
 
+def _units_standing_for(centres: frozenset[str]) -> Select[int]:
+    return select(Unit.id).where(Unit.represents.in_(centres))
+
+
+def assignment_visible(vis: Visibility) -> ColumnElement[bool]:
+    """An assignment is visible to the centre that dispatched it, to the centre it was referred
+    to (its unit stands for that centre) and to the unit's own staff. Read-down widens the
+    centres; nothing else does (a county sees its hop and what it dispatched below)."""
+    conds: list[ColumnElement[bool]] = []
+    if vis.ticket_centres:
+        conds.append(Assignment.centre_code.in_(vis.ticket_centres))
+        conds.append(Assignment.unit_id.in_(_units_standing_for(vis.ticket_centres)))
+    if vis.ticket_units:
+        conds.append(Assignment.unit_id.in_(vis.ticket_units))
+    return or_(*conds) if conds else false()
+
+
 def ticket_filter(vis: Visibility) -> ColumnElement[bool]:
+    """A ticket is visible to its own centre, and wherever one of its assignments is."""
     conds: list[ColumnElement[bool]] = []
     if vis.ticket_centres:
         conds.append(Ticket.centre_code.in_(vis.ticket_centres))
-    if vis.ticket_units:
-        conds.append(
-            exists().where(
-                Assignment.ticket_id == Ticket.id, Assignment.unit_id.in_(vis.ticket_units)
-            )
-        )
+    if vis.ticket_centres or vis.ticket_units:
+        conds.append(exists().where(Assignment.ticket_id == Ticket.id, assignment_visible(vis)))
     return or_(*conds) if conds else false()
 
 
 def assignment_filter(vis: Visibility) -> ColumnElement[bool]:
-    conds: list[ColumnElement[bool]] = []
-    if vis.ticket_units:
-        conds.append(Assignment.unit_id.in_(vis.ticket_units))
-    if vis.ticket_centres:
-        conds.append(
-            exists().where(
-                Ticket.id == Assignment.ticket_id, Ticket.centre_code.in_(vis.ticket_centres)
-            )
-        )
-    return or_(*conds) if conds else false()
+    return assignment_visible(vis)
 
 
 class TicketOrder(enum.StrEnum):
@@ -77,6 +86,8 @@ class TicketFilter:
     received_from: datetime | None = None
     received_to: datetime | None = None
     search: str | None = None
+    referred_to: str | None = None  # a centre the ticket was referred to (at any hop)
+    referred_from: str | None = None  # a centre that referred it down
 
 
 def _like(term: str) -> str:
@@ -116,6 +127,21 @@ async def list_tickets(
         )
     if f.centre_code is not None:
         q = q.where(Ticket.centre_code == f.centre_code)
+    if f.referred_to is not None:
+        q = q.where(
+            exists().where(
+                Assignment.ticket_id == Ticket.id,
+                Assignment.unit_id.in_(_units_standing_for(frozenset({f.referred_to}))),
+            )
+        )
+    if f.referred_from is not None:
+        q = q.where(
+            exists().where(
+                Assignment.ticket_id == Ticket.id,
+                Assignment.centre_code == f.referred_from,
+                Assignment.unit_id.in_(select(Unit.id).where(Unit.represents.is_not(None))),
+            )
+        )
     if f.overdue is True:
         q = q.where(_overdue_clause(now))
     elif f.overdue is False:
@@ -229,6 +255,8 @@ async def my_assignments(
 
 class QueueKind(enum.StrEnum):
     UNDISPATCHED = "UNDISPATCHED"
+    REFERRALS_TO_SIGN = "REFERRALS_TO_SIGN"  # referred to this centre, to sign for
+    REFERRALS_TO_DISPATCH = "REFERRALS_TO_DISPATCH"  # signed referrals with no lead below
     RETURNS_TO_DECIDE = "RETURNS_TO_DECIDE"
     EXTENSIONS_TO_DECIDE = "EXTENSIONS_TO_DECIDE"
     REPLIES_TO_REVIEW = "REPLIES_TO_REVIEW"
@@ -237,6 +265,8 @@ class QueueKind(enum.StrEnum):
 
 QUEUE_ACTION = {
     QueueKind.UNDISPATCHED: "dispatch",
+    QueueKind.REFERRALS_TO_SIGN: "dispatch",
+    QueueKind.REFERRALS_TO_DISPATCH: "dispatch",
     QueueKind.RETURNS_TO_DECIDE: "decide",
     QueueKind.EXTENSIONS_TO_DECIDE: "decide",
     QueueKind.REPLIES_TO_REVIEW: "review",
@@ -262,16 +292,30 @@ async def centre_queue(
             page.has_previous,
             page.total,
         )
-    q = (
-        select(Assignment)
-        .join(Ticket, Ticket.id == Assignment.ticket_id)
-        .where(Ticket.centre_code.in_(centres) if centres else false())
-    )
+    if kind in (QueueKind.REFERRALS_TO_SIGN, QueueKind.REFERRALS_TO_DISPATCH):
+        q = select(Assignment).where(
+            Assignment.unit_id.in_(_units_standing_for(centres)) if centres else false()
+        )
+        if kind == QueueKind.REFERRALS_TO_SIGN:
+            q = q.where(Assignment.status == S.DISPATCHED)
+        else:
+            child = aliased(Assignment)
+            q = q.where(
+                Assignment.status == S.HANDLING,
+                ~exists().where(
+                    child.parent_id == Assignment.id,
+                    child.role == AssignmentRole.LEAD,
+                    child.status.in_(ACTIVE),
+                ),
+            )
+    else:
+        # Decisions belong to the centre that dispatched the assignment.
+        q = select(Assignment).where(Assignment.centre_code.in_(centres) if centres else false())
     if kind == QueueKind.RETURNS_TO_DECIDE:
         q = q.where(Assignment.status == S.RETURN_REQUESTED)
     elif kind == QueueKind.REPLIES_TO_REVIEW:
         q = q.where(Assignment.status == S.REPLY_SUBMITTED)
-    else:
+    elif kind == QueueKind.EXTENSIONS_TO_DECIDE:
         q = q.where(
             exists().where(
                 ExtensionRequest.assignment_id == Assignment.id, ExtensionRequest.decision.is_(None)
@@ -317,17 +361,10 @@ async def assignments_by_id(
 async def assignments_by_ticket(
     session: AsyncSession, vis: Visibility, ticket_ids: Sequence[int]
 ) -> list[list[Assignment]]:
-    """Every assignment of tickets the viewer may see (the centre sees all; a unit its own)."""
+    """The assignments of these tickets the viewer may see (see ``assignment_visible``)."""
     rows = await session.execute(
         select(Assignment)
-        .join(Ticket, Ticket.id == Assignment.ticket_id)
-        .where(Assignment.ticket_id.in_(set(ticket_ids)))
-        .where(
-            or_(
-                Ticket.centre_code.in_(vis.ticket_centres) if vis.ticket_centres else false(),
-                Assignment.unit_id.in_(vis.ticket_units) if vis.ticket_units else false(),
-            )
-        )
+        .where(Assignment.ticket_id.in_(set(ticket_ids)), assignment_visible(vis))
         .order_by(Assignment.id)
     )
     grouped: dict[int, list[Assignment]] = defaultdict(list)

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from authz import centre_domain, centre_obj, unit_domain, unit_obj
+from authz import centre_domain, centre_obj, face_obj, unit_domain, unit_obj
 from domain import events
 from domain.accounts import Principal
 from domain.calendar import TZ, LimitUnit, TimeLimit, WorkCalendar
@@ -109,8 +109,12 @@ async def _record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
     extra_units: Sequence[int] = (),
+    extra_domains: Sequence[str] = (),
 ) -> None:
     units = [assignment.unit_id] if assignment else []
+    # Tagged with every centre concerned: the ticket's, and the one that dispatched this
+    # assignment (a lower centre below a referral), so each level's subscribers see it.
+    centres = [centre_domain(assignment.centre_code)] if assignment else []
     await events.record(
         s,
         type=type_,
@@ -119,7 +123,7 @@ async def _record(
         entity_id=assignment.id if assignment else ticket.id,
         before=before,
         after=after,
-        domains=_domains(ticket, *units, *extra_units),
+        domains=[*_domains(ticket, *units, *extra_units), *centres, *extra_domains],
         ticket_id=ticket.id,
     )
 
@@ -167,7 +171,14 @@ def _centre_may(uow: UnitOfWork, actor: Principal, centre_code: str, action: str
 
 
 def _unit_may(uow: UnitOfWork, actor: Principal, unit_id: int, kind: str, action: str) -> bool:
-    return uow.enforcer.allowed(actor.subject, kind, unit_obj(unit_id), action)
+    """The unit's own staff, or — for the unit that stands for a lower centre (a referral hop)
+    — that centre's dispatchers acting for it (object face:<unit>, §3(2) 转办)."""
+    if uow.enforcer.allowed(actor.subject, kind, unit_obj(unit_id), action):
+        return True
+    hop_action = "approve" if action == "approve_final" else action
+    return kind in ("assignment", "reply") and uow.enforcer.allowed(
+        actor.subject, "hop", face_obj(unit_id), hop_action
+    )
 
 
 async def _ticket_for_update(uow: UnitOfWork, ticket_id: int) -> Ticket:
@@ -225,8 +236,9 @@ async def _unit_assignment(
 async def _centre_assignment(
     uow: UnitOfWork, actor: Principal, assignment_id: int, action: str
 ) -> tuple[Assignment, Ticket]:
+    """An assignment the actor's centre dispatched (its own members' work), else not found."""
     a, t = await _assignment_for_update(uow, assignment_id)
-    if not _centre_may(uow, actor, t.centre_code, action):
+    if not _centre_may(uow, actor, a.centre_code, action):
         raise NotFound("assignment not found")
     if t.status == TicketStatus.ARCHIVED:
         raise wf.InvalidTransition("the ticket is archived and read-only")
@@ -426,7 +438,9 @@ async def dispatch_ticket(
             (
                 await s.execute(
                     select(Assignment).where(
-                        Assignment.ticket_id == t.id, Assignment.status.in_(wf.ACTIVE)
+                        Assignment.ticket_id == t.id,
+                        Assignment.parent_id.is_(None),
+                        Assignment.status.in_(wf.ACTIVE),
                     )
                 )
             )
@@ -550,6 +564,7 @@ async def request_return(
             return_by=a.return_by,
             return_locked=a.return_locked,
             deemed=a.deemed_accepted,
+            by_meeting=a.meeting_decision_id is not None,
         )
         before = assignment_snapshot(a)
         rr = ReturnRequest(
@@ -610,9 +625,9 @@ async def decide_return(
         rr.decided_at = now
         if approve:
             a.status = S.RETURNED
-            if a.role == AssignmentRole.LEAD:
+            if a.role == AssignmentRole.LEAD and a.parent_id is None:
                 # Back in the undispatched queue until a new lead is dispatched (co-units,
-                # if any, carry on).
+                # if any, carry on). Below a referral, the hop's centre dispatches again.
                 t.status = TicketStatus.NEW
                 t.due_at = None
         else:
@@ -625,7 +640,12 @@ async def decide_return(
             a.return_by = now
             a.return_locked = True
             a.due_at = max(a.due_at, calendar.add(now, limits.handle))
-            if a.role == AssignmentRole.LEAD:
+            if a.parent_id is not None:
+                parent = await s.get(Assignment, a.parent_id)
+                assert parent is not None
+                a.due_at = min(a.due_at, parent.due_at)  # never beyond the hop above
+                a.sign_by = min(a.sign_by, a.due_at)
+            elif a.role == AssignmentRole.LEAD:
                 t.due_at = a.due_at
         await s.flush()
         await _record(
@@ -727,11 +747,20 @@ async def decide_extension(
             due = new_due or er.proposed_due
             if due.tzinfo is None or due <= a.due_at:
                 raise InvalidInput("the new due time must be after the current one", field="newDue")
+            if a.parent_id is not None:
+                parent = await s.get(Assignment, a.parent_id)
+                assert parent is not None
+                if due > parent.due_at:
+                    raise InvalidInput(
+                        "the new due time would pass the due time of the referral above "
+                        f"({parent.due_at.isoformat()}): extend that one first",
+                        field="newDue",
+                    )
             er.new_due = due
             a.due_at = due
             a.extension_count += 1
             a.overdue = False
-            if a.role == AssignmentRole.LEAD:
+            if a.role == AssignmentRole.LEAD and a.parent_id is None:
                 t.due_at = due
         await s.flush()
         await _record(
@@ -972,14 +1001,17 @@ async def review_reply(
                     raise InvalidInput("supplementDue must be in the future", field="supplementDue")
                 a.due_at = supplement_due
                 a.overdue = False
-                if a.role == AssignmentRole.LEAD:
+                if a.role == AssignmentRole.LEAD and a.parent_id is None:
                     t.due_at = supplement_due
         reply.reviewed_by = actor.subject
         reply.reviewed_at = now
         reply.review_note = reasons
         await s.flush()
         t_before = ticket_snapshot(t)
-        if accept and await _all_accepted(s, t.id):
+        forwarded: tuple[Assignment, Reply] | None = None
+        if accept and a.parent_id is not None:
+            forwarded = await _forward_up(s, actor.subject, a, reply, now)
+        elif accept and await _all_accepted(s, t.id):
             t.status = TicketStatus.REPLIED
         await s.flush()
         await _record(
@@ -995,6 +1027,20 @@ async def review_reply(
             await _record(
                 s, actor.subject, "ticket.replied", t, before=t_before, after=ticket_snapshot(t)
             )
+        if forwarded is not None:
+            hop, hop_reply = forwarded
+            await _record(
+                s,
+                actor.subject,
+                "reply.forwarded",
+                t,
+                assignment=hop,
+                after={
+                    **assignment_snapshot(hop),
+                    "replyId": hop_reply.id,
+                    "fromAssignmentId": a.id,
+                },
+            )
         await uow.commit(result=("Reply", reply.id))
         return reply
 
@@ -1004,13 +1050,74 @@ async def _all_accepted(s: AsyncSession, ticket_id: int) -> bool:
     rows = (
         await s.execute(
             select(Assignment.role, Assignment.status).where(
-                Assignment.ticket_id == ticket_id, Assignment.status.in_(wf.ACTIVE)
+                Assignment.ticket_id == ticket_id,
+                Assignment.parent_id.is_(None),
+                Assignment.status.in_(wf.ACTIVE),
             )
         )
     ).all()
     return all(st == S.ACCEPTED for _, st in rows) and any(
         role == AssignmentRole.LEAD for role, _ in rows
     )
+
+
+async def _forward_up(
+    s: AsyncSession, actor: str, child: Assignment, reply: Reply, now: datetime
+) -> tuple[Assignment, Reply] | None:
+    """The lower centre accepted its members' replies: the lead's reply becomes the reply of
+    the unit that stands for that centre, submitted to the level above (§3(2), §3(6)).
+
+    Only when every active child of the hop is accepted and the hop is still waiting for its
+    reply; otherwise nothing climbs yet."""
+    hop = (
+        await s.execute(
+            select(Assignment).where(Assignment.id == child.parent_id).with_for_update()
+        )
+    ).scalar_one()
+    if hop.status not in (S.HANDLING, S.REPLY_DRAFTED, S.REPLY_APPROVED):
+        return None
+    children = (
+        (
+            await s.execute(
+                select(Assignment).where(
+                    Assignment.parent_id == hop.id, Assignment.status.in_(wf.ACTIVE)
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
+    lead = next((c for c in children if c.role == AssignmentRole.LEAD), None)
+    if lead is None or any(c.status != S.ACCEPTED for c in children):
+        return None
+    source = reply if lead.id == child.id else await current_reply(s, lead.id)
+    assert source is not None
+    # Drafts the hop may hold are superseded by the forwarded reply.
+    up = Reply(
+        assignment_id=hop.id,
+        status=ReplyStatus.SUBMITTED,
+        handler_name=source.handler_name,
+        handler_phone=source.handler_phone,
+        contacted_at=source.contacted_at,
+        communication=source.communication,
+        citizen_satisfied=source.citizen_satisfied,
+        unsatisfied_reasons=source.unsatisfied_reasons,
+        documents=list(source.documents),
+        handling=source.handling,
+        outcome=source.outcome,
+        text=source.text,
+        lint=list(source.lint),
+        drafted_by=source.drafted_by,
+        drafted_at=source.drafted_at,
+        approved_by=actor,
+        approved_at=now,
+        submitted_at=now,
+    )
+    s.add(up)
+    hop.status = S.REPLY_SUBMITTED
+    hop.replied_at = now
+    await s.flush()
+    return hop, up
 
 
 # ---- callback, redo, close, archive (§3(8)–(10)) ---------------------------------------------
@@ -1110,6 +1217,7 @@ async def redo_ticket(
                 select(Assignment)
                 .where(
                     Assignment.ticket_id == t.id,
+                    Assignment.parent_id.is_(None),
                     Assignment.role == AssignmentRole.LEAD,
                     Assignment.status == S.ACCEPTED,
                 )
@@ -1125,6 +1233,7 @@ async def redo_ticket(
         lead.due_at = new_due
         lead.overdue = False
         lead.reminded_at = None
+        redone = await _redo_down(s, lead, new_due)
         t.status = TicketStatus.IN_PROGRESS
         t.redo_count += 1
         t.due_at = new_due
@@ -1140,9 +1249,49 @@ async def redo_ticket(
             before=a_before,
             after={**assignment_snapshot(lead), "reason": reason_},
         )
+        for child, child_before in redone:
+            await _record(
+                s,
+                actor.subject,
+                "assignment.redo",
+                t,
+                assignment=child,
+                before=child_before,
+                after={**assignment_snapshot(child), "reason": reason_},
+            )
         await _record(s, actor.subject, "ticket.redo", t, before=t_before, after=ticket_snapshot(t))
         await uow.commit(result=("Ticket", t.id))
         return t
+
+
+async def _redo_down(
+    s: AsyncSession, hop: Assignment, due: datetime
+) -> list[tuple[Assignment, dict[str, Any]]]:
+    """A redo reaches the unit that actually handled it: down the accepted lead chain."""
+    out: list[tuple[Assignment, dict[str, Any]]] = []
+    current = hop
+    while True:
+        child = (
+            await s.execute(
+                select(Assignment)
+                .where(
+                    Assignment.parent_id == current.id,
+                    Assignment.role == AssignmentRole.LEAD,
+                    Assignment.status == S.ACCEPTED,
+                )
+                .with_for_update()
+            )
+        ).scalar_one_or_none()
+        if child is None:
+            return out
+        before = assignment_snapshot(child)
+        child.status = S.HANDLING
+        child.redo_count += 1
+        child.due_at = min(due, current.due_at)
+        child.overdue = False
+        child.reminded_at = None
+        out.append((child, before))
+        current = child
 
 
 async def close_ticket(

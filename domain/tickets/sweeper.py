@@ -25,6 +25,10 @@ Both reminders share the column ``reminded_at``. A reminder is due when its trig
 sent before the reminder point does not swallow the later due-time reminder; and when the due
 time moves (an approved extension, a supplement, a redo) the reminder point moves with it and
 the unit is reminded again for the new due time.
+
+``run_forever`` also reminds overdue supervision responses (督办, §5): every OPEN case past its
+deadline that some target unit has not answered gets one ``supervision.reminded`` event
+(``domain.supervision.service.sweep_supervision``, same locking, ``reminded_at`` set once).
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from authz import centre_domain, unit_domain
 from domain import events
 from domain.calendar import TZ
+from domain.supervision.service import sweep_supervision
 from domain.tickets.models import Assignment, Ticket
 from domain.tickets.models import AssignmentStatus as S
 from domain.tickets.service import assignment_snapshot
@@ -53,6 +58,7 @@ __all__ = [
     "due_actions",
     "run_forever",
     "sweep",
+    "sweep_supervision",
 ]
 
 log = logging.getLogger(__name__)
@@ -306,8 +312,10 @@ async def run_forever(
     now_fn = clock or (lambda: datetime.now(TZ))
     while stop_event is None or not stop_event.is_set():
         started = asyncio.get_running_loop().time()
+        now: datetime | None = None
         try:
-            result = await sweep(sessions, now=now_fn(), batch=batch, remind_share=remind_share)
+            now = now_fn()
+            result = await sweep(sessions, now=now, batch=batch, remind_share=remind_share)
             if result.changed:
                 log.info(
                     "deadline sweep: %s (%.2fs)",
@@ -318,6 +326,14 @@ async def run_forever(
                 on_sweep(result)
         except Exception:
             log.exception("deadline sweep failed; retrying in %.0fs", interval)
+        if now is not None:
+            # Overdue supervision responses (§5): each case reminded once, on its own footing.
+            try:
+                n = await sweep_supervision(sessions, now=now, batch=batch)
+                if n:
+                    log.info("supervision sweep: reminded=%d", n)
+            except Exception:
+                log.exception("supervision reminder sweep failed; retrying in %.0fs", interval)
         if stop_event is None:
             await asyncio.sleep(interval)
         else:

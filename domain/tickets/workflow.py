@@ -96,10 +96,21 @@ def require_state(action: Action, status: S) -> None:
 
 
 def check_return(
-    *, status: S, now: datetime, return_by: datetime, return_locked: bool, deemed: bool
+    *,
+    status: S,
+    now: datetime,
+    return_by: datetime,
+    return_locked: bool,
+    deemed: bool,
+    by_meeting: bool = False,
 ) -> None:
-    """§3(4): only within 1 working day of dispatch; a re-dispatched rejection is final."""
+    """§3(4): only within 1 working day of dispatch; a re-dispatched rejection is final, and so
+    is a unit designated by a joint or special meeting (§5(3)4–5)."""
     require_state(Action.REQUEST_RETURN, status)
+    if by_meeting:
+        raise InvalidTransition(
+            "a meeting designated this unit to handle the ticket: it may not be returned (§5(3))"
+        )
     if return_locked:
         raise InvalidTransition(
             "this assignment was dispatched again after a rejected return and may not be "

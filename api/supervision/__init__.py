@@ -1,0 +1,1 @@
+"""GraphQL face of supervision cases (督办, regulation §5)."""
