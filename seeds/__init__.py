@@ -1,5 +1,6 @@
 """Seed data: the registry from the regulation's appendix, Suqian's divisions, default policies,
-and (``--demo``) demo accounts and demo tickets. Everything is idempotent."""
+and (``--demo``) demo accounts, tickets, a meeting, referrals and supervision cases. Everything
+is idempotent."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ async def run_seed(
 ) -> dict[str, int]:
     """Seed the registry in one transaction; returns the counts of what was added.
 
-    With ``demo``, the demo tickets follow: they go through the ticket use cases, each in its
-    own transaction, so they need the registry and the demo accounts committed first.
+    With ``demo``, the demo tickets, meeting, referrals and supervision cases follow: they go
+    through the use cases, each in its own transaction, so they need the registry and the demo
+    accounts committed first.
     """
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     async with sessions() as session, session.begin():
@@ -37,6 +39,9 @@ async def run_seed(
         from seeds.demo_meetings import seed_demo_meetings
 
         added["demo_meetings"] = await seed_demo_meetings(engine, progress)
+        from seeds.demo_referrals import seed_demo_referrals
+
+        added["demo_referrals"] = await seed_demo_referrals(engine, progress)
     return added
 
 

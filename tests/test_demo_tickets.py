@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.calendar import TZ
 from domain.events import Event
+from domain.registry.models import Unit
 from domain.supervision.models import MeetingDecision
 from domain.tickets.models import (
     Assignment,
@@ -38,8 +39,15 @@ from seeds.registry import CITY_CODE
 S = AssignmentStatus
 
 
-# The demo meeting's disputed ticket (seeds.demo_meetings) is tested in test_meetings.py.
-_SCENARIO_TICKET = Ticket.demo.is_(True) & Ticket.id.not_in(select(MeetingDecision.ticket_id))
+# The demo meeting's disputed ticket (seeds.demo_meetings) is tested in test_meetings.py, the
+# demo referrals (seeds.demo_referrals: tickets referred to a unit that stands for a lower
+# centre) in test_demo_referrals.py.
+_REFERRED = select(Assignment.ticket_id).join(Unit, Unit.id == Assignment.unit_id)
+_SCENARIO_TICKET = (
+    Ticket.demo.is_(True)
+    & Ticket.id.not_in(select(MeetingDecision.ticket_id))
+    & Ticket.id.not_in(_REFERRED.where(Unit.represents.is_not(None)))
+)
 
 
 async def _tickets(engine: AsyncEngine) -> list[Any]:

@@ -145,6 +145,7 @@ async def test_reseeding_twice_changes_nothing(engine: AsyncEngine) -> None:
         "demo_rules": 0,
         "demo_tickets": 0,
         "demo_meetings": 0,
+        "demo_referrals": 0,
     }
     await run_seed(engine, demo=True)
     assert await _counts(engine) == before
