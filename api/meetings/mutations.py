@@ -2,60 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
 
 import strawberry
-from sqlalchemy.exc import IntegrityError
 
-from api.context import Context, Info
-from api.errors import UserError, to_user_error
+from api.context import Info
+from api.errors import UserError
 from api.meetings.types import Meeting, MeetingDecision, MeetingKind, MeetingUnit, Principle
+from api.mutations import Loaded, run
 from api.relay import int_key
 from api.tickets.types import Ticket
-from domain import idempotency as idem
-from domain.errors import DomainError
 from domain.supervision import meetings as mq
 from domain.supervision import models as m
 from domain.tickets import models as tm
 from domain.uow import UnitOfWork
-
-Loaded = tuple[Any, list[UserError]]
-
-
-async def _load(ctx: Context, result: tuple[str, int]) -> Any:
-    kind, pk = result
-    model = {"Meeting": m.Meeting, "MeetingDecision": m.MeetingDecision}[kind]
-    async with ctx.sessions() as s:
-        return await s.get(model, pk)
-
-
-async def _run(
-    info: Info, operation: str, key: str | None, call: Callable[[UnitOfWork], Awaitable[Any]]
-) -> Loaded:
-    """As ``api.tickets.mutations.run``, for meeting results: typed errors, and a replayed
-    idempotency key returns the first result without running anything."""
-    ctx = info.context
-    try:
-        principal = ctx.require_principal()
-        if key is None:
-            return await call(ctx.uow()), []
-        key = idem.check_key(key)
-        async with ctx.sessions() as s:
-            hit = await idem.lookup(s, principal.subject, key, operation)
-        if hit is not None:
-            return await _load(ctx, hit), []
-        try:
-            return await call(ctx.uow((principal.subject, key, operation))), []
-        except IntegrityError:
-            async with ctx.sessions() as s:
-                hit = await idem.lookup(s, principal.subject, key, operation)
-            if hit is None:
-                raise
-            return await _load(ctx, hit), []
-    except DomainError as exc:
-        return None, [to_user_error(exc)]
 
 
 # ---- payloads -----------------------------------------------------------------------------------
@@ -158,7 +118,7 @@ class MeetingMutation:
             )
             return await mq.schedule_meeting(uow=uow, actor=p, data=data)
 
-        return _meeting(await _run(info, "scheduleMeeting", input.idempotency_key, call))
+        return _meeting(await run(info, "scheduleMeeting", input.idempotency_key, call))
 
     @strawberry.mutation(
         description="Record a meeting's decision on a ticket: it is dispatched to the designated "
@@ -182,7 +142,7 @@ class MeetingMutation:
             return await mq.record_meeting_decision(uow=uow, actor=p, data=data)
 
         return await _decision(
-            info, await _run(info, "recordMeetingDecision", input.idempotency_key, call)
+            info, await run(info, "recordMeetingDecision", input.idempotency_key, call)
         )
 
     @strawberry.mutation(
@@ -193,7 +153,7 @@ class MeetingMutation:
     ) -> MeetingDefaultsPayload:
         p = info.context.principal
         kind = m.MeetingKind(input.kind)
-        obj, errors = await _run(
+        obj, errors = await run(
             info,
             "setMeetingDefaults",
             None,

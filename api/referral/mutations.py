@@ -7,8 +7,9 @@ from datetime import datetime
 import strawberry
 
 from api.context import Info
+from api.mutations import run
 from api.relay import int_key
-from api.tickets.mutations import AssignmentPayload, _assignment, run
+from api.tickets.mutations import AssignmentPayload, _assignment
 from domain.referral import service as rs
 
 

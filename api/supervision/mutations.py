@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from datetime import datetime
-from typing import Any
 
 import strawberry
-from sqlalchemy.exc import IntegrityError
 
-from api.context import Context, Info
-from api.errors import UserError, to_user_error
+from api.context import Info
+from api.errors import UserError
+from api.mutations import Loaded, run
 from api.relay import int_key
 from api.supervision.types import (
     Grounds,
@@ -19,55 +18,9 @@ from api.supervision.types import (
     SupervisionOutcome,
     SupervisionResponse,
 )
-from domain import idempotency as idem
-from domain.errors import DomainError
 from domain.supervision import models as m
 from domain.supervision import service as ss
 from domain.uow import UnitOfWork
-
-Loaded = tuple[Any, list[UserError]]
-
-_MODELS: dict[str, type[Any]] = {
-    "SupervisionCase": m.SupervisionCase,
-    "SupervisionResponse": m.SupervisionResponse,
-}
-
-
-async def _load(ctx: Context, result: tuple[str, int]) -> Any:
-    kind, pk = result
-    async with ctx.sessions() as s:
-        return await s.get(_MODELS[kind], pk)
-
-
-async def run(
-    info: Info,
-    operation: str,
-    key: str | None,
-    call: Callable[[UnitOfWork], Awaitable[Any]],
-) -> Loaded:
-    """As ``api.tickets.mutations.run``, for the supervision results: typed errors for expected
-    failures; a replayed key returns the first result without running anything."""
-    ctx = info.context
-    try:
-        principal = ctx.require_principal()
-        if key is None:
-            return await call(ctx.uow()), []
-        key = idem.check_key(key)
-        async with ctx.sessions() as s:
-            hit = await idem.lookup(s, principal.subject, key, operation)
-        if hit is not None:
-            return await _load(ctx, hit), []
-        try:
-            return await call(ctx.uow((principal.subject, key, operation))), []
-        except IntegrityError:
-            # A concurrent request with the same key won the race: answer as its replay.
-            async with ctx.sessions() as s:
-                hit = await idem.lookup(s, principal.subject, key, operation)
-            if hit is None:
-                raise
-            return await _load(ctx, hit), []
-    except DomainError as exc:
-        return None, [to_user_error(exc)]
 
 
 @strawberry.type

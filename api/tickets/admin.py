@@ -11,9 +11,9 @@ import strawberry
 
 from api.context import Info
 from api.errors import UserError
+from api.mutations import run
 from api.registry.types import Unit
 from api.relay import Connection, connection, int_key, to_global_id
-from api.tickets.mutations import run
 from api.tickets.types import Category, Channel, Urgency
 from domain import calendar as cal
 from domain.errors import InvalidInput

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import date, datetime
-from typing import Any
 
 import strawberry
-from sqlalchemy.exc import IntegrityError
 
-from api.context import Context, Info
-from api.errors import UserError, to_user_error
+from api.context import Info
+from api.errors import UserError
+from api.mutations import Loaded, run
 from api.relay import int_key
 from api.tickets.types import (
     Assignment,
@@ -22,52 +20,9 @@ from api.tickets.types import (
     Ticket,
     Urgency,
 )
-from domain import idempotency as idem
-from domain.errors import DomainError
 from domain.tickets import models as m
 from domain.tickets import reply_rules as rr
 from domain.tickets import service as ts
-from domain.uow import UnitOfWork
-
-Loaded = tuple[Any, list[UserError]]
-
-
-async def _load(ctx: Context, result: tuple[str, int]) -> Any:
-    kind, pk = result
-    model = {"Ticket": m.Ticket, "Assignment": m.Assignment, "Reply": m.Reply}[kind]
-    async with ctx.sessions() as s:
-        return await s.get(model, pk)
-
-
-async def run(
-    info: Info,
-    operation: str,
-    key: str | None,
-    call: Callable[[UnitOfWork], Awaitable[Any]],
-) -> Loaded:
-    """Run a use case; typed errors for expected failures; a replayed key returns the first
-    result without running anything."""
-    ctx = info.context
-    try:
-        principal = ctx.require_principal()
-        if key is None:
-            return await call(ctx.uow()), []
-        key = idem.check_key(key)
-        async with ctx.sessions() as s:
-            hit = await idem.lookup(s, principal.subject, key, operation)
-        if hit is not None:
-            return await _load(ctx, hit), []
-        try:
-            return await call(ctx.uow((principal.subject, key, operation))), []
-        except IntegrityError:
-            # A concurrent request with the same key won the race: answer as its replay.
-            async with ctx.sessions() as s:
-                hit = await idem.lookup(s, principal.subject, key, operation)
-            if hit is None:
-                raise
-            return await _load(ctx, hit), []
-    except DomainError as exc:
-        return None, [to_user_error(exc)]
 
 
 @strawberry.type
