@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.errors import InvalidInput
 from domain.events import Event
+from domain.loading import by_key, grouped
 from domain.pagination import Page, decode_cursor, encode_cursor
 from domain.registry.models import Centre, CentreLevel, Staff, Unit, UnitCategory
 from domain.registry.visibility import Visibility
@@ -102,16 +102,14 @@ async def centres_by_code(
     rows = await session.execute(
         select(Centre).where(Centre.code.in_(set(codes)), vis.centre_filter())
     )
-    found = {c.code: c for c in rows.scalars()}
-    return [found.get(c) for c in codes]
+    return by_key(rows.scalars(), lambda c: c.code, codes)
 
 
 async def units_by_id(
     session: AsyncSession, vis: Visibility, ids: Sequence[int]
 ) -> list[Unit | None]:
     rows = await session.execute(select(Unit).where(Unit.id.in_(set(ids)), vis.unit_filter()))
-    found = {u.id: u for u in rows.scalars()}
-    return [found.get(i) for i in ids]
+    return by_key(rows.scalars(), lambda u: u.id, ids)
 
 
 async def children_by_parent(
@@ -122,10 +120,7 @@ async def children_by_parent(
         .where(Centre.parent_code.in_(set(codes)), vis.centre_filter())
         .order_by(Centre.code)
     )
-    grouped: dict[str, list[Centre]] = defaultdict(list)
-    for c in rows.scalars():
-        grouped[c.parent_code or ""].append(c)
-    return [grouped.get(code, []) for code in codes]
+    return grouped(rows.scalars(), lambda c: c.parent_code or "", codes)
 
 
 async def represented_by(
@@ -134,8 +129,8 @@ async def represented_by(
     rows = await session.execute(
         select(Unit).where(Unit.represents.in_(set(codes)), vis.unit_filter())
     )
-    found = {u.represents: u for u in rows.scalars()}
-    return [found.get(c) for c in codes]
+    keys: Sequence[str | None] = codes  # ``represents`` is nullable
+    return by_key(rows.scalars(), lambda u: u.represents, keys)
 
 
 async def staff_by_unit(session: AsyncSession, unit_ids: Sequence[int]) -> list[list[Staff]]:
@@ -143,10 +138,7 @@ async def staff_by_unit(session: AsyncSession, unit_ids: Sequence[int]) -> list[
     rows = await session.execute(
         select(Staff).where(Staff.unit_id.in_(set(unit_ids))).order_by(Staff.id)
     )
-    grouped: dict[int, list[Staff]] = defaultdict(list)
-    for s in rows.scalars():
-        grouped[s.unit_id or 0].append(s)
-    return [grouped.get(i, []) for i in unit_ids]
+    return grouped(rows.scalars(), lambda s: s.unit_id or 0, unit_ids)
 
 
 async def history(

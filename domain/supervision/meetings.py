@@ -41,6 +41,7 @@ from domain.accounts import Principal
 from domain.calendar import TZ
 from domain.errors import Conflict, InvalidInput, NotFound
 from domain.events import Event
+from domain.loading import by_key, grouped
 from domain.pagination import Page, decode_cursor, encode_cursor
 from domain.registry.models import Centre, Unit
 from domain.supervision.models import (
@@ -671,8 +672,7 @@ async def meetings_by_id(
     rows = await session.execute(
         select(Meeting).where(Meeting.id.in_(set(ids)), meeting_filter(ms))
     )
-    found = {m.id: m for m in rows.scalars()}
-    return [found.get(i) for i in ids]
+    return by_key(rows.scalars(), lambda m: m.id, ids)
 
 
 async def participants_by_meeting(
@@ -685,10 +685,10 @@ async def participants_by_meeting(
         .where(MeetingParticipant.meeting_id.in_(set(meeting_ids)))
         .order_by(MeetingParticipant.meeting_id, Unit.id)
     )
-    grouped: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    groups: dict[int, list[tuple[int, str]]] = defaultdict(list)
     for mid, uid, name in rows.all():
-        grouped[mid].append((uid, name))
-    return [grouped.get(i, []) for i in meeting_ids]
+        groups[mid].append((uid, name))
+    return [groups.get(i, []) for i in meeting_ids]
 
 
 async def decisions_by_meeting(
@@ -699,10 +699,7 @@ async def decisions_by_meeting(
         .where(MeetingDecision.meeting_id.in_(set(meeting_ids)))
         .order_by(MeetingDecision.id)
     )
-    grouped: dict[int, list[MeetingDecision]] = defaultdict(list)
-    for d in rows.scalars():
-        grouped[d.meeting_id].append(d)
-    return [grouped.get(i, []) for i in meeting_ids]
+    return grouped(rows.scalars(), lambda d: d.meeting_id, meeting_ids)
 
 
 async def decisions_by_ticket(
@@ -714,10 +711,7 @@ async def decisions_by_ticket(
         .where(MeetingDecision.ticket_id.in_(set(ticket_ids)))
         .order_by(MeetingDecision.id)
     )
-    grouped: dict[int, list[MeetingDecision]] = defaultdict(list)
-    for d in rows.scalars():
-        grouped[d.ticket_id].append(d)
-    return [grouped.get(i, []) for i in ticket_ids]
+    return grouped(rows.scalars(), lambda d: d.ticket_id, ticket_ids)
 
 
 async def agenda_tickets(session: AsyncSession, meeting_ids: Sequence[int]) -> list[list[int]]:
@@ -737,13 +731,13 @@ async def agenda_tickets(session: AsyncSession, meeting_ids: Sequence[int]) -> l
         .where(MeetingDecision.meeting_id.in_(set(meeting_ids)))
         .order_by(MeetingDecision.id)
     )
-    grouped: dict[int, dict[int, None]] = defaultdict(dict)
+    groups: dict[int, dict[int, None]] = defaultdict(dict)
     for key, listed_id in listed.all():
         if listed_id is not None:
-            grouped[int(key)][int(listed_id)] = None
+            groups[int(key)][int(listed_id)] = None
     for mid, tid in decided.all():
-        grouped[mid][tid] = None
-    return [list(grouped.get(i, {})) for i in meeting_ids]
+        groups[mid][tid] = None
+    return [list(groups.get(i, {})) for i in meeting_ids]
 
 
 async def unit_names(session: AsyncSession, ids: Sequence[int]) -> list[str | None]:

@@ -23,6 +23,7 @@ from sqlalchemy.orm import aliased
 
 from authz import Scope
 from domain.errors import InvalidInput
+from domain.loading import by_key, grouped
 from domain.pagination import Page, decode_cursor, encode_cursor
 from domain.supervision.models import (
     CaseUnitRole,
@@ -142,8 +143,7 @@ async def cases_by_id(
     rows = await session.execute(
         select(SupervisionCase).where(SupervisionCase.id.in_(set(ids)), case_filter(scope))
     )
-    found = {c.id: c for c in rows.scalars()}
-    return [found.get(i) for i in ids]
+    return by_key(rows.scalars(), lambda c: c.id, ids)
 
 
 def _newest_first() -> tuple[ColumnElement[datetime], ColumnElement[int]]:
@@ -160,10 +160,10 @@ async def cases_by_unit(
         .where(SupervisionUnit.unit_id.in_(set(unit_ids)), case_filter(scope))
         .order_by(*_newest_first())
     )
-    grouped: dict[int, list[SupervisionCase]] = defaultdict(list)
+    groups: dict[int, list[SupervisionCase]] = defaultdict(list)
     for unit_id, c in rows:
-        grouped[unit_id].append(c)
-    return [grouped.get(i, []) for i in unit_ids]
+        groups[unit_id].append(c)
+    return [groups.get(i, []) for i in unit_ids]
 
 
 async def cases_by_ticket(
@@ -176,10 +176,10 @@ async def cases_by_ticket(
         .where(SupervisionTicket.ticket_id.in_(set(ticket_ids)), case_filter(scope))
         .order_by(*_newest_first())
     )
-    grouped: dict[int, list[SupervisionCase]] = defaultdict(list)
+    groups: dict[int, list[SupervisionCase]] = defaultdict(list)
     for ticket_id, c in rows:
-        grouped[ticket_id].append(c)
-    return [grouped.get(i, []) for i in ticket_ids]
+        groups[ticket_id].append(c)
+    return [groups.get(i, []) for i in ticket_ids]
 
 
 # The parts of a case: only ever loaded for cases the viewer was already allowed to load.
@@ -192,12 +192,10 @@ async def units_by_case(
         .where(SupervisionUnit.case_id.in_(set(case_ids)))
         .order_by(SupervisionUnit.case_id, SupervisionUnit.unit_id)
     )
-    grouped: dict[int, list[SupervisionUnit]] = defaultdict(list)
-    for u in rows.scalars():
-        grouped[u.case_id].append(u)
-    for units in grouped.values():
+    result = grouped(rows.scalars(), lambda u: u.case_id, case_ids)
+    for units in result:
         units.sort(key=lambda u: (u.role != CaseUnitRole.LEAD, u.unit_id))
-    return [grouped.get(i, []) for i in case_ids]
+    return result
 
 
 async def ticket_ids_by_case(session: AsyncSession, case_ids: Sequence[int]) -> list[list[int]]:
@@ -206,10 +204,10 @@ async def ticket_ids_by_case(session: AsyncSession, case_ids: Sequence[int]) -> 
         .where(SupervisionTicket.case_id.in_(set(case_ids)))
         .order_by(SupervisionTicket.ticket_id)
     )
-    grouped: dict[int, list[int]] = defaultdict(list)
+    groups: dict[int, list[int]] = defaultdict(list)
     for case_id, ticket_id in rows:
-        grouped[case_id].append(ticket_id)
-    return [grouped.get(i, []) for i in case_ids]
+        groups[case_id].append(ticket_id)
+    return [groups.get(i, []) for i in case_ids]
 
 
 async def responses_by_case(
@@ -220,10 +218,7 @@ async def responses_by_case(
         .where(SupervisionResponse.case_id.in_(set(case_ids)))
         .order_by(SupervisionResponse.id)
     )
-    grouped: dict[int, list[SupervisionResponse]] = defaultdict(list)
-    for r in rows.scalars():
-        grouped[r.case_id].append(r)
-    return [grouped.get(i, []) for i in case_ids]
+    return grouped(rows.scalars(), lambda r: r.case_id, case_ids)
 
 
 async def responses_by_id(
@@ -235,5 +230,4 @@ async def responses_by_id(
         .join(SupervisionCase, SupervisionCase.id == SupervisionResponse.case_id)
         .where(SupervisionResponse.id.in_(set(ids)), case_filter(scope))
     )
-    found = {r.id: r for r in rows.scalars()}
-    return [found.get(i) for i in ids]
+    return by_key(rows.scalars(), lambda r: r.id, ids)

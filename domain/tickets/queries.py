@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +15,7 @@ from sqlalchemy.orm import aliased
 
 from domain.errors import InvalidInput
 from domain.events import Event
+from domain.loading import by_key, grouped
 from domain.pagination import Page, decode_cursor, encode_cursor
 from domain.registry.models import Unit
 from domain.registry.visibility import Visibility
@@ -344,8 +344,7 @@ async def tickets_by_id(
     session: AsyncSession, vis: Visibility, ids: Sequence[int]
 ) -> list[Ticket | None]:
     rows = await session.execute(select(Ticket).where(Ticket.id.in_(set(ids)), ticket_filter(vis)))
-    found = {t.id: t for t in rows.scalars()}
-    return [found.get(i) for i in ids]
+    return by_key(rows.scalars(), lambda t: t.id, ids)
 
 
 async def assignments_by_id(
@@ -354,8 +353,7 @@ async def assignments_by_id(
     rows = await session.execute(
         select(Assignment).where(Assignment.id.in_(set(ids)), assignment_filter(vis))
     )
-    found = {a.id: a for a in rows.scalars()}
-    return [found.get(i) for i in ids]
+    return by_key(rows.scalars(), lambda a: a.id, ids)
 
 
 async def assignments_by_ticket(
@@ -367,10 +365,7 @@ async def assignments_by_ticket(
         .where(Assignment.ticket_id.in_(set(ticket_ids)), assignment_visible(vis))
         .order_by(Assignment.id)
     )
-    grouped: dict[int, list[Assignment]] = defaultdict(list)
-    for a in rows.scalars():
-        grouped[a.ticket_id].append(a)
-    return [grouped.get(i, []) for i in ticket_ids]
+    return grouped(rows.scalars(), lambda a: a.ticket_id, ticket_ids)
 
 
 async def latest_replies(
@@ -382,8 +377,7 @@ async def latest_replies(
         .ext(distinct_on(Reply.assignment_id))
         .order_by(Reply.assignment_id, Reply.id.desc())
     )
-    found = {r.assignment_id: r for r in rows.scalars()}
-    return [found.get(i) for i in assignment_ids]
+    return by_key(rows.scalars(), lambda r: r.assignment_id, assignment_ids)
 
 
 async def return_requests(
@@ -394,10 +388,7 @@ async def return_requests(
         .where(ReturnRequest.assignment_id.in_(set(assignment_ids)))
         .order_by(ReturnRequest.id)
     )
-    grouped: dict[int, list[ReturnRequest]] = defaultdict(list)
-    for r in rows.scalars():
-        grouped[r.assignment_id].append(r)
-    return [grouped.get(i, []) for i in assignment_ids]
+    return grouped(rows.scalars(), lambda r: r.assignment_id, assignment_ids)
 
 
 async def extension_requests(
@@ -408,10 +399,7 @@ async def extension_requests(
         .where(ExtensionRequest.assignment_id.in_(set(assignment_ids)))
         .order_by(ExtensionRequest.id)
     )
-    grouped: dict[int, list[ExtensionRequest]] = defaultdict(list)
-    for r in rows.scalars():
-        grouped[r.assignment_id].append(r)
-    return [grouped.get(i, []) for i in assignment_ids]
+    return grouped(rows.scalars(), lambda r: r.assignment_id, assignment_ids)
 
 
 async def callbacks_by_ticket(
@@ -420,10 +408,7 @@ async def callbacks_by_ticket(
     rows = await session.execute(
         select(Callback).where(Callback.ticket_id.in_(set(ticket_ids))).order_by(Callback.id)
     )
-    grouped: dict[int, list[Callback]] = defaultdict(list)
-    for c in rows.scalars():
-        grouped[c.ticket_id].append(c)
-    return [grouped.get(i, []) for i in ticket_ids]
+    return grouped(rows.scalars(), lambda c: c.ticket_id, ticket_ids)
 
 
 async def ticket_events(
