@@ -25,6 +25,7 @@ from authz.enforcer import PolicyEnforcer
 from domain.accounts import load_principal
 from domain.calendar import TZ
 from domain.db import asyncpg_dsn, database_url, make_engine, make_sessionmaker
+from domain.partners.service import TOKEN_PREFIX, load_client_principal
 from domain.settings import Settings, get_settings
 from domain.tickets.service import calendar_coverage
 from domain.tickets.sweeper import run_forever
@@ -94,7 +95,13 @@ class YiwangGraphQL(GraphQL[Context, None]):
             response=response,
         )
         token = bearer(request.headers.get("authorization"))
-        if token:
+        if token and token.startswith(TOKEN_PREFIX):
+            # An API client's token (yw_…): looked up by its hash among active clients.
+            async with st["sessions"]() as s:
+                client = await load_client_principal(s, st["enforcer"], token)
+            if client is not None:
+                ctx.principal = client
+        elif token:
             claims = decode_token(st["settings"], token)
             if claims is not None:
                 async with st["sessions"]() as s:

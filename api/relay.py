@@ -33,7 +33,7 @@ def from_global_id(gid: str, *expected: str) -> tuple[str, str]:
 
 
 # Types whose primary key is a 32-bit INTEGER (the rest are BIGINT).
-MAX_ID = {"Unit": 2**31 - 1, "Staff": 2**31 - 1}
+MAX_ID = {"Unit": 2**31 - 1, "Staff": 2**31 - 1, "ApiClient": 2**31 - 1}
 
 
 def int_key(gid: str, type_name: str, field: str = "id") -> int:

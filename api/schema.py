@@ -20,6 +20,8 @@ from api.errors import ERROR_TYPES
 from api.meetings.mutations import MeetingMutation
 from api.meetings.queries import MeetingQuery
 from api.meetings.types import Meeting
+from api.partners.mutations import PartnerMutation
+from api.partners.queries import PartnerQuery
 from api.referral.mutations import ReferralMutation
 from api.registry.mutations import RegistryMutation
 from api.registry.queries import RegistryQuery
@@ -85,7 +87,9 @@ async def resolve_node(info: Info, gid: str) -> Node | None:
 
 
 @strawberry.type
-class Query(RegistryQuery, TicketQuery, TicketAdminQuery, SupervisionQuery, MeetingQuery):
+class Query(
+    RegistryQuery, TicketQuery, TicketAdminQuery, SupervisionQuery, MeetingQuery, PartnerQuery
+):
     @strawberry.field(description="Fetch any object by its global ID (Relay).")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         info.context.require_principal()
@@ -112,6 +116,7 @@ class Mutation(
     TicketAdminMutation,
     SupervisionMutation,
     MeetingMutation,
+    PartnerMutation,
 ):
     pass
 

@@ -10,6 +10,7 @@ CENTRE_ROLES = (
     "reviewer",
     "leader",
     "partner",
+    "partner_reader",
 )
 UNIT_ROLES = ("unit_main_leader", "unit_leader", "unit_handler")
 ROLES = CENTRE_ROLES + UNIT_ROLES

@@ -85,6 +85,8 @@ DEFAULT_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         ("meeting", "read"),
     ],
     "partner": [("centre", "read"), ("ticket", "create")],
+    # An API client granted READ_CENTRE_TICKETS: its centre's tickets, complainant data masked.
+    "partner_reader": [("centre", "read"), _TICKET_READ],
     # §2(1) 负责人+专人, §3(6): handlers draft, the leader approves; a final reply ("此为最终答复")
     # needs the unit's main leader (§4(4)).
     "unit_handler": list(_UNIT_WORK),

@@ -2,6 +2,7 @@
 
 from domain.events import Event
 from domain.idempotency import IdempotencyKey
+from domain.partners.models import ApiClient
 from domain.registry.models import Centre, Staff, Unit
 from domain.supervision.models import (
     Meeting,
@@ -28,6 +29,7 @@ from domain.tickets.models import (
 )
 
 __all__ = [
+    "ApiClient",
     "Assignment",
     "CalendarDay",
     "Callback",

@@ -23,6 +23,8 @@ class Visibility:
     ticket_units: frozenset[int] = frozenset()  # tickets assigned to these units
     pii_centres: frozenset[str] = frozenset()  # complainant data in clear, any ticket
     pii_units: frozenset[int] = frozenset()  # complainant data in clear, non-anonymous only
+    # An API client's subject (client:<id>): it reads the tickets it created. None for staff.
+    subject: str | None = None
 
     def unit_filter(self) -> ColumnElement[bool]:
         conds: list[ColumnElement[bool]] = []
@@ -139,4 +141,5 @@ async def visibility(session: AsyncSession, scope: Scope) -> Visibility:
         ticket_units=scope.units_for("ticket", "read"),
         pii_centres=scope.centres_for("pii", "read"),
         pii_units=scope.units_for("pii", "read_assigned"),
+        subject=scope.subject if scope.subject.startswith("client:") else None,
     )

@@ -55,12 +55,15 @@ def assignment_visible(vis: Visibility) -> ColumnElement[bool]:
 
 
 def ticket_filter(vis: Visibility) -> ColumnElement[bool]:
-    """A ticket is visible to its own centre, and wherever one of its assignments is."""
+    """A ticket is visible to its own centre, wherever one of its assignments is, and to the
+    API client that created it."""
     conds: list[ColumnElement[bool]] = []
     if vis.ticket_centres:
         conds.append(Ticket.centre_code.in_(vis.ticket_centres))
     if vis.ticket_centres or vis.ticket_units:
         conds.append(exists().where(Assignment.ticket_id == Ticket.id, assignment_visible(vis)))
+    if vis.subject is not None:  # an API client: the tickets it created
+        conds.append(Ticket.created_by == vis.subject)
     return or_(*conds) if conds else false()
 
 

@@ -21,6 +21,7 @@ from domain import events
 from domain.accounts import Principal
 from domain.calendar import TZ, LimitUnit, TimeLimit, WorkCalendar
 from domain.errors import InvalidInput, NotFound, NotPermitted
+from domain.partners.service import check_partner_channel
 from domain.registry.models import Centre, Unit
 from domain.tickets import workflow as wf
 from domain.tickets.models import (
@@ -321,6 +322,7 @@ async def create_ticket(
         s = uow.session
         if not _centre_may(uow, actor, centre_code, "create"):
             raise NotFound("centre not found")
+        await check_partner_channel(s, actor.subject, data.channel)
         category = await s.get(Category, data.category_code)
         if category is None or not category.active:
             raise InvalidInput(f"unknown category {data.category_code}", field="categoryCode")

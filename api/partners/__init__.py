@@ -1,0 +1,1 @@
+"""GraphQL for API clients (integration partners)."""

@@ -1,0 +1,1 @@
+"""Integration partners: API clients acting as role ``partner`` in one centre."""
