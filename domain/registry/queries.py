@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.errors import InvalidInput
 from domain.events import Event
 from domain.loading import by_key, grouped
-from domain.pagination import Page, decode_cursor, encode_cursor
+from domain.pagination import Page, key_page
 from domain.registry.models import Centre, CentreLevel, Staff, Unit, UnitCategory
 from domain.registry.visibility import Visibility
 
@@ -37,36 +35,6 @@ def _like(term: str) -> str:
     return f"%{escaped}%"
 
 
-async def _page(
-    session: AsyncSession,
-    base: Select[Any],
-    key_col: Any,
-    first: int,
-    after: str | None,
-    to_key: Any,
-    key_type: type,
-) -> Page[Any]:
-    total = (
-        await session.execute(select(func.count()).select_from(base.order_by(None).subquery()))
-    ).scalar_one()
-    q = base
-    if after is not None:
-        key = decode_cursor(after)[0]
-        if not isinstance(key, key_type) or isinstance(key, bool):
-            raise InvalidInput("malformed cursor", field="after")
-        q = q.where(key_col > key)
-    rows = list((await session.execute(q.order_by(key_col).limit(first + 1))).scalars())
-    has_next = len(rows) > first
-    rows = rows[:first]
-    return Page(
-        items=rows,
-        cursors=[encode_cursor([to_key(r)]) for r in rows],
-        has_next=has_next,
-        has_previous=after is not None,
-        total=total,
-    )
-
-
 async def list_centres(
     session: AsyncSession, vis: Visibility, f: CentreFilter, first: int, after: str | None
 ) -> Page[Centre]:
@@ -77,7 +45,9 @@ async def list_centres(
         q = q.where(Centre.parent_code == f.parent_code)
     if f.search:
         q = q.where(or_(Centre.name.ilike(_like(f.search)), Centre.code.startswith(f.search)))
-    return await _page(session, q, Centre.code, first, after, lambda c: c.code, str)
+    return await key_page(
+        session, q, Centre.code, first, after, key_of=lambda c: c.code, key_type=str
+    )
 
 
 async def list_units(
@@ -93,7 +63,7 @@ async def list_units(
     if f.search:
         pattern = _like(f.search)
         q = q.where(or_(Unit.name.ilike(pattern), Unit.short_name.ilike(pattern)))
-    return await _page(session, q, Unit.id, first, after, lambda u: u.id, int)
+    return await key_page(session, q, Unit.id, first, after)
 
 
 async def centres_by_code(
@@ -145,7 +115,7 @@ async def history(
     session: AsyncSession, entity_type: str, entity_id: str, first: int, after: str | None
 ) -> Page[Event]:
     q = select(Event).where(Event.entity_type == entity_type, Event.entity_id == entity_id)
-    return await _event_page(session, q, first, after)
+    return await key_page(session, q, Event.id, first, after, descending=True)
 
 
 async def audit_trail(
@@ -153,28 +123,7 @@ async def audit_trail(
 ) -> Page[Event]:
     """Every event tagged with a domain (e.g. ``centre:321322/``), newest first."""
     q = select(Event).where(Event.domains.contains([domain_tag]))
-    return await _event_page(session, q, first, after)
-
-
-async def _event_page(
-    session: AsyncSession, q: Select[Event], first: int, after: str | None
-) -> Page[Event]:
-    total = (await session.execute(select(func.count()).select_from(q.subquery()))).scalar_one()
-    if after is not None:
-        key = decode_cursor(after)[0]
-        if not isinstance(key, int):
-            raise InvalidInput("malformed cursor", field="after")
-        q = q.where(Event.id < key)
-    rows = list((await session.execute(q.order_by(Event.id.desc()).limit(first + 1))).scalars())
-    has_next = len(rows) > first
-    rows = rows[:first]
-    return Page(
-        items=rows,
-        cursors=[encode_cursor([e.id]) for e in rows],
-        has_next=has_next,
-        has_previous=after is not None,
-        total=total,
-    )
+    return await key_page(session, q, Event.id, first, after, descending=True)
 
 
 async def staff_by_username(session: AsyncSession, username: str) -> Staff | None:

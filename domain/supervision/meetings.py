@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, exists, false, func, or_, select
+from sqlalchemy import ColumnElement, delete, exists, false, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,7 +42,7 @@ from domain.calendar import TZ
 from domain.errors import Conflict, InvalidInput, NotFound
 from domain.events import Event
 from domain.loading import by_key, grouped
-from domain.pagination import Page, decode_cursor, encode_cursor
+from domain.pagination import Page, time_page
 from domain.registry.models import Centre, Unit
 from domain.supervision.models import (
     Meeting,
@@ -639,31 +639,16 @@ async def list_meetings(
         q = q.where(Meeting.held_at < _aware(f.held_to, "heldTo"))
     if f.unit_id is not None:
         q = q.where(_involves([f.unit_id]))
-    total = (
-        await session.execute(select(func.count()).select_from(q.order_by(None).subquery()))
-    ).scalar_one()
-    if after is not None:
-        raw = decode_cursor(after)
-        if len(raw) != 2 or not isinstance(raw[0], str) or not isinstance(raw[1], int):
-            raise InvalidInput("malformed cursor", field="after")
-        try:
-            value = datetime.fromisoformat(raw[0])
-        except ValueError:
-            raise InvalidInput("malformed cursor", field="after") from None
-        q = q.where(
-            or_(Meeting.held_at < value, and_(Meeting.held_at == value, Meeting.id < raw[1]))
-        )
-    rows = list(
-        (
-            await session.execute(
-                q.order_by(Meeting.held_at.desc(), Meeting.id.desc()).limit(first + 1)
-            )
-        ).scalars()
+    return await time_page(
+        session,
+        q,
+        Meeting.held_at,
+        Meeting.id,
+        first,
+        after,
+        time_of=lambda m: m.held_at,
+        descending=True,
     )
-    has_next = len(rows) > first
-    rows = rows[:first]
-    cursors = [encode_cursor([m.held_at.isoformat(), m.id]) for m in rows]
-    return Page(rows, cursors, has_next, after is not None, total)
 
 
 async def meetings_by_id(

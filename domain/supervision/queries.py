@@ -17,14 +17,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select
+from sqlalchemy import ColumnElement, exists, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from authz import Scope
-from domain.errors import InvalidInput
 from domain.loading import by_key, grouped
-from domain.pagination import Page, decode_cursor, encode_cursor
+from domain.pagination import Page, time_page
 from domain.supervision.models import (
     CaseUnitRole,
     Grounds,
@@ -111,29 +110,16 @@ async def list_cases(
         q = q.where(SupervisionCase.opened_at >= f.opened_from)
     if f.opened_to is not None:
         q = q.where(SupervisionCase.opened_at < f.opened_to)
-    total = (
-        await session.execute(select(func.count()).select_from(q.order_by(None).subquery()))
-    ).scalar_one()
-    if after is not None:
-        raw = decode_cursor(after)
-        if len(raw) != 2 or not isinstance(raw[0], str) or not isinstance(raw[1], int):
-            raise InvalidInput("malformed cursor", field="after")
-        try:
-            at = datetime.fromisoformat(raw[0])
-        except ValueError:
-            raise InvalidInput("malformed cursor", field="after") from None
-        q = q.where(
-            or_(
-                SupervisionCase.opened_at < at,
-                and_(SupervisionCase.opened_at == at, SupervisionCase.id < raw[1]),
-            )
-        )
-    q = q.order_by(SupervisionCase.opened_at.desc(), SupervisionCase.id.desc()).limit(first + 1)
-    rows = list((await session.execute(q)).scalars())
-    has_next = len(rows) > first
-    rows = rows[:first]
-    cursors = [encode_cursor([c.opened_at.isoformat(), c.id]) for c in rows]
-    return Page(rows, cursors, has_next, after is not None, total)
+    return await time_page(
+        session,
+        q,
+        SupervisionCase.opened_at,
+        SupervisionCase.id,
+        first,
+        after,
+        time_of=lambda c: c.opened_at,
+        descending=True,
+    )
 
 
 # ---- batch loads (dataloaders) ---------------------------------------------------------------

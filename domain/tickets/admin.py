@@ -26,7 +26,7 @@ from domain import events
 from domain.accounts import Principal
 from domain.calendar import LimitUnit, TimeLimit
 from domain.errors import Conflict, DuplicateName, InvalidInput, NotFound
-from domain.pagination import Page, decode_cursor, encode_cursor
+from domain.pagination import Page, key_page
 from domain.registry.models import Centre, Unit
 from domain.tickets.models import Category, Channel, RoutingRule, TimeLimitRule, Urgency
 from domain.uow import UnitOfWork
@@ -427,18 +427,7 @@ async def list_routing_rules(
         )
     if not include_inactive:
         q = q.where(RoutingRule.active)
-    total = (
-        await session.execute(select(func.count()).select_from(q.order_by(None).subquery()))
-    ).scalar_one()
-    if after is not None:
-        raw = decode_cursor(after)
-        if not isinstance(raw[0], int) or isinstance(raw[0], bool):
-            raise InvalidInput("malformed cursor", field="after")
-        q = q.where(RoutingRule.id > raw[0])
-    rows = list((await session.execute(q.order_by(RoutingRule.id).limit(first + 1))).scalars())
-    has_next = len(rows) > first
-    rows = rows[:first]
-    return Page(rows, [encode_cursor([r.id]) for r in rows], has_next, after is not None, total)
+    return await key_page(session, q, RoutingRule.id, first, after)
 
 
 # ---- time limits -------------------------------------------------------------------------------

@@ -6,17 +6,15 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from domain.errors import InvalidInput
 from domain.events import Event
 from domain.loading import by_key, grouped
-from domain.pagination import Page, decode_cursor, encode_cursor
+from domain.pagination import Page, key_page, time_page
 from domain.registry.models import Unit
 from domain.registry.visibility import Visibility
 from domain.tickets.models import (
@@ -164,59 +162,29 @@ async def list_tickets(
                 Ticket.number == f.search.strip(),
             )
         )
-    total = (
-        await session.execute(select(func.count()).select_from(q.order_by(None).subquery()))
-    ).scalar_one()
     if order == TicketOrder.DUE_ASC:
         # Undated (undispatched) tickets sort last: a far-future stand-in keeps keyset simple.
         far = datetime(9999, 1, 1, tzinfo=now.tzinfo)
-        key_col: Any = func.coalesce(Ticket.due_at, far)
-        desc = False
-    else:
-        key_col = Ticket.received_at
-        desc = order == TicketOrder.RECEIVED_DESC
-    if after is not None:
-        raw = decode_cursor(after)
-        if len(raw) != 2 or not isinstance(raw[0], str) or not isinstance(raw[1], int):
-            raise InvalidInput("malformed cursor", field="after")
-        try:
-            value = datetime.fromisoformat(raw[0])
-        except ValueError:
-            raise InvalidInput("malformed cursor", field="after") from None
-        if desc:
-            q = q.where(or_(key_col < value, and_(key_col == value, Ticket.id < raw[1])))
-        else:
-            q = q.where(or_(key_col > value, and_(key_col == value, Ticket.id > raw[1])))
-    ordering = (key_col.desc(), Ticket.id.desc()) if desc else (key_col.asc(), Ticket.id.asc())
-    rows = list((await session.execute(q.order_by(*ordering).limit(first + 1))).scalars())
-    has_next = len(rows) > first
-    rows = rows[:first]
-
-    def key(t: Ticket) -> str:
-        if order == TicketOrder.DUE_ASC:
-            v = t.due_at or datetime(9999, 1, 1, tzinfo=now.tzinfo)
-        else:
-            v = t.received_at
-        return encode_cursor([v.isoformat(), t.id])
-
-    return Page(rows, [key(t) for t in rows], has_next, after is not None, total)
-
-
-async def _id_page(
-    session: AsyncSession, q: Select[Any], id_col: Any, first: int, after: str | None
-) -> Page[Any]:
-    total = (
-        await session.execute(select(func.count()).select_from(q.order_by(None).subquery()))
-    ).scalar_one()
-    if after is not None:
-        raw = decode_cursor(after)
-        if not isinstance(raw[0], int) or isinstance(raw[0], bool):
-            raise InvalidInput("malformed cursor", field="after")
-        q = q.where(id_col > raw[0])
-    rows = list((await session.execute(q.order_by(id_col).limit(first + 1))).scalars())
-    has_next = len(rows) > first
-    rows = rows[:first]
-    return Page(rows, [encode_cursor([r.id]) for r in rows], has_next, after is not None, total)
+        return await time_page(
+            session,
+            q,
+            func.coalesce(Ticket.due_at, far),
+            Ticket.id,
+            first,
+            after,
+            time_of=lambda t: t.due_at or far,
+            descending=False,
+        )
+    return await time_page(
+        session,
+        q,
+        Ticket.received_at,
+        Ticket.id,
+        first,
+        after,
+        time_of=lambda t: t.received_at,
+        descending=order == TicketOrder.RECEIVED_DESC,
+    )
 
 
 class WorkKind(enum.StrEnum):
@@ -253,7 +221,7 @@ async def my_assignments(
         q = q.where(Assignment.status.in_(_OPEN_WORK), Assignment.redo_count > 0)
     if status is not None:
         q = q.where(Assignment.status == status)
-    return await _id_page(session, q, Assignment.id, first, after)
+    return await key_page(session, q, Assignment.id, first, after)
 
 
 class QueueKind(enum.StrEnum):
@@ -287,7 +255,7 @@ async def centre_queue(
             tq = tq.where(Ticket.status == TicketStatus.NEW)
         else:
             tq = tq.where(Ticket.status == TicketStatus.REPLIED, Ticket.satisfaction.is_(None))
-        page = await _id_page(session, tq, Ticket.id, first, after)
+        page = await key_page(session, tq, Ticket.id, first, after)
         return Page(
             [(t, None) for t in page.items],
             page.cursors,
@@ -324,7 +292,7 @@ async def centre_queue(
                 ExtensionRequest.assignment_id == Assignment.id, ExtensionRequest.decision.is_(None)
             )
         )
-    page = await _id_page(session, q, Assignment.id, first, after)
+    page = await key_page(session, q, Assignment.id, first, after)
     tickets = {
         t.id: t
         for t in (
@@ -418,7 +386,7 @@ async def ticket_events(
     session: AsyncSession, ticket_id: int, first: int, after: str | None
 ) -> Page[Event]:
     q = select(Event).where(Event.ticket_id == ticket_id)
-    return await _id_page(session, q, Event.id, first, after)
+    return await key_page(session, q, Event.id, first, after)
 
 
 async def log_pii_reads(session: AsyncSession, subject: str, ticket_ids: Sequence[int]) -> None:
