@@ -15,11 +15,17 @@ from strawberry.extensions import (
 from strawberry.types import ExecutionContext
 
 from api.accounts import AccountMutation, Viewer, viewer
+from api.analysis.mutations import AnalysisMutation
+from api.analysis.queries import AnalysisQuery
+from api.assessment.mutations import AssessmentMutation
+from api.assessment.queries import AssessmentQuery
 from api.context import Info
 from api.errors import ERROR_TYPES
 from api.meetings.mutations import MeetingMutation
 from api.meetings.queries import MeetingQuery
 from api.meetings.types import Meeting
+from api.notices.mutations import NoticeMutation
+from api.notices.queries import NoticeQuery
 from api.partners.mutations import PartnerMutation
 from api.partners.queries import PartnerQuery
 from api.referral.mutations import ReferralMutation
@@ -88,7 +94,15 @@ async def resolve_node(info: Info, gid: str) -> Node | None:
 
 @strawberry.type
 class Query(
-    RegistryQuery, TicketQuery, TicketAdminQuery, SupervisionQuery, MeetingQuery, PartnerQuery
+    RegistryQuery,
+    TicketQuery,
+    TicketAdminQuery,
+    SupervisionQuery,
+    MeetingQuery,
+    PartnerQuery,
+    AssessmentQuery,
+    NoticeQuery,
+    AnalysisQuery,
 ):
     @strawberry.field(description="Fetch any object by its global ID (Relay).")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
@@ -117,6 +131,9 @@ class Mutation(
     SupervisionMutation,
     MeetingMutation,
     PartnerMutation,
+    AssessmentMutation,
+    NoticeMutation,
+    AnalysisMutation,
 ):
     pass
 

@@ -1,0 +1,10 @@
+"""Analysis queries (filled in by the analysis work)."""
+
+from __future__ import annotations
+
+import strawberry
+
+
+@strawberry.type
+class AnalysisQuery:
+    pass

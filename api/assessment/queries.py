@@ -1,0 +1,10 @@
+"""Assessment queries (filled in by the assessment work)."""
+
+from __future__ import annotations
+
+import strawberry
+
+
+@strawberry.type
+class AssessmentQuery:
+    pass

@@ -1,0 +1,10 @@
+"""Notice mutations (filled in by the notices work)."""
+
+from __future__ import annotations
+
+import strawberry
+
+
+@strawberry.type
+class NoticeMutation:
+    pass

@@ -1,0 +1,1 @@
+"""Problem analysis (§3(10)): hotspots, repeat complaints, the leader cockpit."""

@@ -1,0 +1,1 @@
+"""Monthly assessment (§6), notices and accountability referrals (§7)."""
