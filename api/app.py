@@ -13,18 +13,26 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
 
 from api.auth import bearer, decode_token
 from api.context import Context
 from api.schema import build_schema
+from api.subscriptions import CLOSE_TOO_MANY_CONNECTIONS
 from authz.enforcer import PolicyEnforcer
-from domain.accounts import load_principal
+from domain.accounts import Principal, load_principal
 from domain.calendar import TZ
 from domain.db import asyncpg_dsn, database_url, make_engine, make_sessionmaker
+from domain.eventstream import EventHub
 from domain.partners.service import TOKEN_PREFIX, load_client_principal
 from domain.settings import Settings, get_settings
 from domain.tickets.service import calendar_coverage
@@ -80,10 +88,56 @@ class _TooLarge(Exception):
     pass
 
 
+class _Refused(Exception):
+    """A websocket connection refused with a close code of our own (not 4403)."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws as strawberry speaks it, plus our own refusals and bookkeeping."""
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        try:
+            await super().handle_connection_init(message)
+        except _Refused as refused:
+            await self.websocket.close(code=refused.code, reason=refused.reason)
+
+    async def shutdown(self) -> None:
+        try:
+            await super().shutdown()
+        finally:
+            view = self.view
+            if isinstance(view, YiwangGraphQL):
+                view.release(self.context)
+
+
 class YiwangGraphQL(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = TransportWSHandler
+
     def __init__(self, app_state: dict[str, Any], **kwargs: Any) -> None:
         self._state = app_state
+        # Open websocket connections per principal (this instance).
+        self.connections: dict[str, int] = {}
         super().__init__(**kwargs)
+
+    async def authenticate(self, token: str | None) -> Principal | None:
+        """The principal behind a bearer token: a staff JWT or an API client's yw_ token."""
+        st = self._state
+        if not token:
+            return None
+        if token.startswith(TOKEN_PREFIX):
+            # An API client's token (yw_…): looked up by its hash among active clients.
+            async with st["sessions"]() as s:
+                return await load_client_principal(s, st["enforcer"], token)
+        claims = decode_token(st["settings"], token)
+        if claims is None:
+            return None
+        async with st["sessions"]() as s:
+            return await load_principal(s, st["enforcer"], str(claims["sub"]))
 
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
         st = self._state
@@ -93,22 +147,44 @@ class YiwangGraphQL(GraphQL[Context, None]):
             enforcer=st["enforcer"],
             request=request,
             response=response,
+            hub=st.get("hub"),
+            authenticate=self.authenticate,
         )
-        token = bearer(request.headers.get("authorization"))
-        if token and token.startswith(TOKEN_PREFIX):
-            # An API client's token (yw_…): looked up by its hash among active clients.
-            async with st["sessions"]() as s:
-                client = await load_client_principal(s, st["enforcer"], token)
-            if client is not None:
-                ctx.principal = client
-        elif token:
-            claims = decode_token(st["settings"], token)
-            if claims is not None:
-                async with st["sessions"]() as s:
-                    principal = await load_principal(s, st["enforcer"], str(claims["sub"]))
-                if principal is not None:
-                    ctx.principal = principal
+        if isinstance(request, WebSocket):
+            return ctx  # authenticated by connection_init (on_ws_connect)
+        principal = await self.authenticate(bearer(request.headers.get("authorization")))
+        if principal is not None:
+            ctx.principal = principal
         return ctx
+
+    async def on_ws_connect(self, context: Context) -> dict[str, object] | None:
+        """connection_init: ``{"Authorization": "Bearer <token>"}`` (or ``{"token": …}``)."""
+        params = context.connection_params or {}
+        raw = params.get("Authorization") or params.get("authorization")
+        token = bearer(raw) if isinstance(raw, str) else None
+        if token is None and isinstance(params.get("token"), str):
+            token = str(params["token"])
+        principal = await self.authenticate(token)
+        if principal is None:
+            raise ConnectionRejectionError()  # 4403 Forbidden
+        limit = context.settings.max_connections_per_principal
+        subject = principal.subject
+        if self.connections.get(subject, 0) >= limit:
+            raise _Refused(
+                CLOSE_TOO_MANY_CONNECTIONS,
+                f"too many connections: at most {limit} per principal on this server",
+            )
+        self.connections[subject] = self.connections.get(subject, 0) + 1
+        context.principal = principal
+        context.token = token
+        return {"subject": subject}
+
+    def release(self, context: Context) -> None:
+        subject = context.principal.subject if context.token else None
+        if subject and self.connections.get(subject):
+            self.connections[subject] -= 1
+            if not self.connections[subject]:
+                del self.connections[subject]
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -125,7 +201,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         dsn, kwargs = asyncpg_dsn(url)
         enforcer.start_listening(dsn, kwargs, settings.policy_reload_seconds)
         sessions = make_sessionmaker(engine)
-        state.update(engine=engine, sessions=sessions, enforcer=enforcer)
+        hub = EventHub(dsn, kwargs, poll_seconds=settings.event_poll_seconds)
+        await hub.start()
+        state.update(engine=engine, sessions=sessions, enforcer=enforcer, hub=hub)
         async with sessions() as s:
             coverage = await calendar_coverage(s, datetime.now(TZ).date())
         if not coverage["nextYearCovered"]:
@@ -155,6 +233,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     sweeper.cancel()  # ... or is cancelled: its open batch rolls back
                     with contextlib.suppress(asyncio.CancelledError):
                         await sweeper
+            await hub.stop()
             await enforcer.stop()
             await engine.dispose()
 
@@ -163,6 +242,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         schema=schema,
         graphql_ide="graphiql" if settings.demo else None,
         allow_queries_via_get=True,
+        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+        max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
     )
 
     async def healthz(_request: Request) -> Response:
@@ -174,11 +255,24 @@ def create_app(settings: Settings | None = None) -> Starlette:
         except Exception:
             return JSONResponse({"status": "unavailable"}, status_code=503)
         return JSONResponse(
-            {"status": "ok", "policyReloads": state["enforcer"].reloads, "calendar": calendar}
+            {
+                "status": "ok",
+                "policyReloads": state["enforcer"].reloads,
+                "events": {
+                    "position": state["hub"].position,
+                    "listening": state["hub"].connected.is_set(),
+                    "subscribers": state["hub"].subscriber_count,
+                },
+                "calendar": calendar,
+            }
         )
 
     app = Starlette(
-        routes=[Route("/graphql", graphql, methods=["GET", "POST"]), Route("/healthz", healthz)],
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+            Route("/healthz", healthz),
+        ],
         lifespan=lifespan,
     )
     app.state.yiwang = state

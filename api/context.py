@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +15,7 @@ from strawberry.dataloader import DataLoader
 from authz.enforcer import PolicyEnforcer
 from domain.accounts import ANONYMOUS, Principal
 from domain.errors import Unauthenticated
+from domain.eventstream import EventHub
 from domain.registry import queries as rq
 from domain.registry.models import Centre, Staff, Unit
 from domain.registry.visibility import Visibility, visibility
@@ -34,6 +36,12 @@ class Context:
     principal: Principal = ANONYMOUS
     request: Any = None
     response: Any = None
+    # Websocket connections: the hub of this instance, the connection_init payload, the token
+    # the connection authenticated with, and how to turn a token into a principal again.
+    hub: EventHub | None = None
+    connection_params: dict[str, Any] | None = None
+    token: str | None = None
+    authenticate: Callable[[str | None], Awaitable[Principal | None]] | None = None
     _vis: Visibility | None = None
     _vis_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     loaders: Loaders = field(init=False)
@@ -54,6 +62,25 @@ class Context:
                     async with self.sessions() as s:
                         self._vis = await visibility(s, self.require_principal().scope)
         return self._vis
+
+    async def refresh_principal(self) -> None:
+        """Scope the connection's principal again (after a policy change); refuse if gone."""
+        principal = await self.authenticate(self.token) if self.authenticate else None
+        self._vis = None
+        if principal is None:
+            self.principal = ANONYMOUS
+            await self.close_connection(4403, "Forbidden: access revoked")
+            raise Unauthenticated("access revoked")
+        self.principal = principal
+
+    async def close_connection(self, code: int, reason: str) -> None:
+        """Close this websocket with a code and reason (no-op for plain HTTP requests)."""
+        close = getattr(self.request, "close", None)
+        if close is not None and getattr(self.request, "scope", {}).get("type") == "websocket":
+            try:
+                await close(code=code, reason=reason)
+            except RuntimeError:  # already closed
+                pass
 
     def uow(self, idempotency: tuple[str, str, str] | None = None) -> UnitOfWork:
         return UnitOfWork(self.sessions, self.enforcer, idempotency=idempotency)

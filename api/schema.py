@@ -33,6 +33,7 @@ from api.registry.mutations import RegistryMutation
 from api.registry.queries import RegistryQuery
 from api.registry.types import Centre, HistoryEntry, Staff, Unit
 from api.relay import MAX_ID, Node, from_global_id
+from api.subscriptions import Subscription
 from api.supervision.mutations import SupervisionMutation
 from api.supervision.queries import SupervisionQuery
 from api.supervision.types import SupervisionCase, SupervisionResponse
@@ -177,6 +178,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     return YiwangSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[Centre, Unit, Staff, HistoryEntry, Ticket, Assignment, *ERROR_TYPES],
         extensions=[
             # Factories: each operation gets its own extension instance (they hold state).

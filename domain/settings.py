@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -31,6 +32,13 @@ class Settings(BaseSettings):
     # The deadline sweeper (deemed acceptance, overdue, reminders) inside each server instance.
     sweeper_enabled: bool = True
     sweep_interval_seconds: float = Field(default=30.0, gt=0)
+    # Subscriptions (graphql-transport-ws): limits and the event hub's safety poll.
+    max_subscriptions_per_connection: int = Field(default=20, gt=0)
+    max_connections_per_principal: int = Field(default=10, gt=0)
+    subscription_max_pending: int = Field(
+        default=5_000, gt=0, description="Events a subscriber may lag before it is cut off."
+    )
+    event_poll_seconds: float = Field(default=5.0, gt=0)
 
     def resolved_jwt_secret(self) -> str:
         """The JWT secret: given, or generated once into the data folder and reused."""
@@ -39,10 +47,16 @@ class Settings(BaseSettings):
         self.data_dir.mkdir(parents=True, exist_ok=True)
         path = self.data_dir / "jwt-secret"
         if not path.exists():
-            tmp = path.with_suffix(".tmp")
+            # Several workers may start at once: the first link wins, the others read it.
+            tmp = self.data_dir / f"jwt-secret.{os.getpid()}.{secrets.token_hex(4)}"
             tmp.write_text(secrets.token_urlsafe(48))
             tmp.chmod(0o600)
-            tmp.replace(path)
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink()
         return path.read_text().strip()
 
 
