@@ -9,6 +9,10 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
+from cross_web import HTTPException
+from graphql import OperationType, parse
+from graphql.error import GraphQLSyntaxError
+from graphql.utilities import get_operation_ast
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -156,6 +160,23 @@ class YiwangGraphQL(GraphQL[Context, None]):
         if principal is not None:
             ctx.principal = principal
         return ctx
+
+    async def execute_single(self, *args: Any, **kwargs: Any) -> Any:
+        """Subscriptions are served over the websocket only: over HTTP, a clear 400."""
+        data = kwargs.get("request_data")
+        query = getattr(data, "query", None)
+        if isinstance(query, str) and "subscription" in query:
+            try:
+                op = get_operation_ast(parse(query), getattr(data, "operation_name", None))
+            except GraphQLSyntaxError:
+                op = None  # the normal path reports the syntax error
+            if op is not None and op.operation == OperationType.SUBSCRIPTION:
+                raise HTTPException(
+                    400,
+                    "subscriptions are served over a websocket at /graphql "
+                    "(subprotocol graphql-transport-ws)",
+                )
+        return await super().execute_single(*args, **kwargs)
 
     async def on_ws_connect(self, context: Context) -> dict[str, object] | None:
         """connection_init: ``{"Authorization": "Bearer <token>"}`` (or ``{"token": …}``)."""

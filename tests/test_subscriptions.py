@@ -280,3 +280,17 @@ async def test_deadline_alerts_reach_the_dispatching_centre(
         assert [a["kind"] for a in mine] == ["HANDLING_OVERDUE"]
         assert mine[0]["ticketId"] == ticket["id"] and mine[0]["unitId"] == lead
         assert mine[0]["assignment"]["id"] == assignment_id
+
+
+async def test_a_subscription_over_plain_http_is_a_clear_400(client: GraphQLClient) -> None:
+    await client.login("city.dispatcher")
+    resp = await client.http.post(
+        "/graphql",
+        json={"query": "subscription { ticketEvents { id } }"},
+        headers={"Authorization": f"Bearer {client.token}"},
+    )
+    assert resp.status_code == 400
+    assert "websocket" in resp.text and "graphql-transport-ws" in resp.text
+    # A query that merely mentions the word is not affected.
+    body = await client.execute("query subscriptionCheck { me { username } }")
+    assert body["data"]["me"]["username"] == "city.dispatcher"
