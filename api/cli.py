@@ -160,6 +160,26 @@ async def _worker(url: str, interval: float, once: bool) -> int:
         await engine.dispose()
 
 
+async def _index_tickets(url: str, batch: int) -> int:
+    from domain.analysis.linking import backfill_match_keys
+    from domain.db import make_engine, make_sessionmaker
+
+    engine = make_engine(url)
+    try:
+        done = await backfill_match_keys(make_sessionmaker(engine), batch=batch)
+    finally:
+        await engine.dispose()
+    _say(f"match keys stored for {done} ticket(s); new tickets will be linked to them")
+    return 0
+
+
+def cmd_index_tickets(args: argparse.Namespace) -> int:
+    if args.batch < 1:
+        _say("--batch must be positive")
+        return 2
+    return asyncio.run(_index_tickets(_url(), args.batch))
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     interval = args.interval if args.interval is not None else get_settings().sweep_interval_seconds
     if interval <= 0:
@@ -206,6 +226,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--demo", action="store_true", help="demo accounts and data, GraphiQL on")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser(
+        "index-tickets",
+        help="store the repeat-complaint match keys of tickets that have none "
+        "(taken in before linking existed, or bulk-loaded); re-runnable",
+    )
+    p.add_argument("--batch", type=int, default=1000)
+    p.set_defaults(func=cmd_index_tickets)
 
     p = sub.add_parser(
         "worker", help="run the deadline sweeper without the HTTP server (schema must be at head)"

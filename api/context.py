@@ -14,6 +14,9 @@ from strawberry.dataloader import DataLoader
 
 from authz.enforcer import PolicyEnforcer
 from domain.accounts import ANONYMOUS, Principal
+from domain.analysis import linking as al
+from domain.assessment import accountability as acc
+from domain.assessment import notices as nq
 from domain.errors import Unauthenticated
 from domain.eventstream import EventHub
 from domain.registry import queries as rq
@@ -148,6 +151,25 @@ class Loaders:
         self.supervision_response_by_id = DataLoader[int, sm.SupervisionResponse | None](
             load_fn=self._supervision_response
         )
+        # Notices and accountability referrals (§7): the tickets and units they name (the
+        # caller has already checked the notice or referral itself is visible).
+        self.tickets_by_notice = DataLoader[int, list[int]](load_fn=self._notice_tickets)
+        self.units_by_notice = DataLoader[int, list[int]](load_fn=self._notice_units)
+        self.tickets_by_referral = DataLoader[int, list[int]](load_fn=self._referral_tickets)
+        # Repeat complaints (§4(5)6): the related tickets the viewer may see, per ticket.
+        self.related_by_ticket = DataLoader[int, list[al.Relation]](load_fn=self._related)
+
+    async def _notice_tickets(self, ids: list[int]) -> list[list[int]]:
+        async with self._ctx.sessions() as s:
+            return await nq.ticket_ids_by_notice(s, ids)
+
+    async def _notice_units(self, ids: list[int]) -> list[list[int]]:
+        async with self._ctx.sessions() as s:
+            return await nq.unit_ids_by_notice(s, ids)
+
+    async def _referral_tickets(self, ids: list[int]) -> list[list[int]]:
+        async with self._ctx.sessions() as s:
+            return await acc.ticket_ids_by_referral(s, ids)
 
     async def _centres(self, codes: list[str]) -> list[Centre | None]:
         vis = await self._ctx.visibility()
@@ -271,3 +293,8 @@ class Loaders:
         scope = self._ctx.require_principal().scope
         async with self._ctx.sessions() as s:
             return await sq.responses_by_id(s, scope, ids)
+
+    async def _related(self, ids: list[int]) -> list[list[al.Relation]]:
+        vis = await self._ctx.visibility()
+        async with self._ctx.sessions() as s:
+            return await al.related_by_ticket(s, vis, ids)

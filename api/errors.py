@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from domain import errors as de
+from domain.assessment.service import AssessmentPublished
 from domain.calendar import CalendarNotCovered
 from domain.tickets import workflow as wf
 
@@ -71,6 +72,11 @@ class CalendarNotCoveredError(UserError):
     year: int
 
 
+@strawberry.type(description="The month's assessment is published (frozen): it no longer changes.")
+class AssessmentPublishedError(UserError):
+    pass
+
+
 _BY_CLASS: dict[type[de.DomainError], type[UserError]] = {
     de.NotFound: NotFoundError,
     de.NotPermitted: NotPermittedError,
@@ -87,6 +93,7 @@ ERROR_TYPES = (
     ReplyIncompleteError,
     ReplyHollowError,
     CalendarNotCoveredError,
+    AssessmentPublishedError,
 )
 
 
@@ -96,6 +103,8 @@ def to_user_error(exc: de.DomainError) -> UserError:
         return ReplyIncompleteError(code=code, message=message, field=field, missing=exc.missing)
     if isinstance(exc, wf.ReplyHollow):
         return ReplyHollowError(code=code, message=message, field=field, phrases=exc.phrases)
+    if isinstance(exc, AssessmentPublished):
+        return AssessmentPublishedError(code=code, message=message, field=field)
     if isinstance(exc, CalendarNotCovered):
         return CalendarNotCoveredError(code=code, message=message, field=field, year=exc.year)
     if isinstance(exc, wf.InvalidTransition):

@@ -10,6 +10,8 @@ from sqlalchemy.exc import IntegrityError
 from api.context import Context, Info
 from api.errors import UserError, to_user_error
 from domain import idempotency as idem
+from domain.assessment import models as am
+from domain.assessment import notice_models as nm
 from domain.errors import DomainError
 from domain.supervision import models as sm
 from domain.tickets import models as tm
@@ -26,6 +28,11 @@ RESULT_MODELS: dict[str, type[Any]] = {
     "SupervisionResponse": sm.SupervisionResponse,
     "Meeting": sm.Meeting,
     "MeetingDecision": sm.MeetingDecision,
+    "Notice": nm.Notice,
+    "AccountabilityReferral": nm.AccountabilityReferral,
+    "AssessmentRun": am.AssessmentRun,
+    "AttentionScore": am.AttentionScore,
+    "ScoringScheme": am.ScoringScheme,
 }
 
 

@@ -26,6 +26,7 @@ from api.meetings.queries import MeetingQuery
 from api.meetings.types import Meeting
 from api.notices.mutations import NoticeMutation
 from api.notices.queries import NoticeQuery
+from api.notices.types import AccountabilityReferral, Notice
 from api.partners.mutations import PartnerMutation
 from api.partners.queries import PartnerQuery
 from api.referral.mutations import ReferralMutation
@@ -41,6 +42,7 @@ from api.tickets.admin import TicketAdminMutation, TicketAdminQuery
 from api.tickets.mutations import TicketMutation
 from api.tickets.queries import TicketQuery
 from api.tickets.types import Assignment, Ticket
+from domain.assessment import accountability, notices
 from domain.errors import DomainError, InvalidInput
 from domain.registry import queries as rq
 from domain.registry.models import Staff as StaffRow
@@ -78,6 +80,14 @@ async def resolve_node(info: Info, gid: str) -> Node | None:
     if type_name == "Meeting":
         mt = await ctx.loaders.meeting_by_id.load(int(key))
         return Meeting.of(mt) if mt else None
+    if type_name in ("Notice", "AccountabilityReferral"):
+        scope = ctx.require_principal().scope
+        async with ctx.sessions() as s:
+            if type_name == "Notice":
+                (notice,) = await notices.notices_by_id(s, scope, [int(key)])
+                return Notice.of(notice) if notice else None
+            (referral,) = await accountability.referrals_by_id(s, scope, [int(key)])
+            return AccountabilityReferral.of(referral) if referral else None
     if type_name == "Staff":
         vis = await ctx.visibility()
         async with ctx.sessions() as s:

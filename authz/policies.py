@@ -18,7 +18,16 @@ _UNIT_WORK = [
     ("reply", "draft"),
     ("reply", "submit"),
     ("pii", "read_assigned"),
+    # §7(1): a unit reads the notices that name it.
+    ("notice", "read"),
+    # §6: a unit reads its own published monthly scores.
+    ("assessment", "read"),
 ]
+
+# §7, §3(10): notices (通报), accountability referrals (移送, never shown to units), the
+# recurring-problem analysis and the leader cockpit (领导驾驶舱).
+_NOTICE_READ = ("notice", "read")
+_ANALYSIS_READ = ("analysis", "read")
 
 DEFAULT_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
     "registry_admin": [
@@ -36,6 +45,9 @@ DEFAULT_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         ("policy", "manage"),
         ("history", "read"),
         _TICKET_READ,
+        _NOTICE_READ,
+        ("notice", "publish"),
+        _ANALYSIS_READ,
     ],
     # §3(2),(7),(8): the centre's 分拨人员 dispatch, decide returns and extensions, review
     # replies and call back.
@@ -48,11 +60,15 @@ DEFAULT_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         ("ticket", "review"),
         ("ticket", "callback"),
         ("ticket", "archive"),
+        # §4(5)6: correct the automatic repeat-complaint links (linkTickets/unlinkTickets).
+        ("ticket", "link"),
         _TICKET_READ,
         ("pii", "read"),
         ("supervision", "read"),
         ("meeting", "read"),
         ("meeting", "manage"),
+        _NOTICE_READ,
+        _ANALYSIS_READ,
         # A referral to the unit that stands for this centre (转办/下派): the centre's
         # dispatchers act for that unit (object face:<unit id>, mirrored from Unit.represents).
         *[("hop", act) for act in ("sign", "return", "extend", "draft", "approve", "submit")],
@@ -69,6 +85,18 @@ DEFAULT_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         ("supervision", "manage"),
         ("meeting", "read"),
         ("meeting", "manage"),
+        # §6, §7(3)1: the centre scores its own members every month.
+        ("assessment", "read"),
+        ("assessment", "compute"),
+        ("assessment", "publish"),
+        ("assessment", "attention"),
+        _NOTICE_READ,
+        ("notice", "publish"),
+        ("accountability", "read"),
+        ("accountability", "refer"),
+        ("accountability", "manage"),
+        _ANALYSIS_READ,
+        ("cockpit", "read"),
     ],
     "reviewer": [
         *_READ_CENTRE,
@@ -76,13 +104,18 @@ DEFAULT_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         ("ticket", "callback"),
         _TICKET_READ,
         ("pii", "read"),
+        _NOTICE_READ,
     ],
     "leader": [
         *_READ_CENTRE,
         ("cockpit", "read"),
+        ("assessment", "read"),
         _TICKET_READ,
         ("supervision", "read"),
         ("meeting", "read"),
+        _NOTICE_READ,
+        ("accountability", "read"),
+        _ANALYSIS_READ,
     ],
     "partner": [("centre", "read"), ("ticket", "create")],
     # An API client granted READ_CENTRE_TICKETS: its centre's tickets, complainant data masked.
@@ -107,6 +140,8 @@ ROOT_PERMISSIONS: list[tuple[str, str, str]] = [
     # city-wide reference data.
     ("centre_admin", "calendar", "manage"),
     ("centre_admin", "routing", "manage"),
+    # The scoring scheme (weights, thresholds, cliffs) is city-wide reference data (§6).
+    ("centre_admin", "assessment", "scheme"),
 ]
 
 # Roles whose read extends down the chain when read-down is granted to a centre.

@@ -1,5 +1,14 @@
 """Import every model module so the metadata knows all tables (alembic, tests)."""
 
+from domain.analysis.models import TicketLink, TicketMatchKey
+from domain.assessment.models import AssessmentRun, AttentionScore, ScoringScheme, UnitScore
+from domain.assessment.notice_models import (
+    AccountabilityReferral,
+    Notice,
+    NoticeTicket,
+    NoticeUnit,
+    ReferralTicket,
+)
 from domain.events import Event
 from domain.idempotency import IdempotencyKey
 from domain.partners.models import ApiClient
@@ -29,8 +38,11 @@ from domain.tickets.models import (
 )
 
 __all__ = [
+    "AccountabilityReferral",
     "ApiClient",
+    "AssessmentRun",
     "Assignment",
+    "AttentionScore",
     "CalendarDay",
     "Callback",
     "Category",
@@ -42,16 +54,24 @@ __all__ = [
     "MeetingDecision",
     "MeetingDefaultParticipant",
     "MeetingParticipant",
+    "Notice",
+    "NoticeTicket",
+    "NoticeUnit",
     "PiiAccess",
+    "ReferralTicket",
     "Reply",
     "ReturnRequest",
     "RoutingRule",
+    "ScoringScheme",
     "Staff",
     "SupervisionCase",
     "SupervisionResponse",
     "SupervisionTicket",
     "SupervisionUnit",
     "Ticket",
+    "TicketLink",
+    "TicketMatchKey",
     "TimeLimitRule",
     "Unit",
+    "UnitScore",
 ]

@@ -27,6 +27,9 @@ async def run_seed(
         from seeds.meetings import seed_meeting_defaults
 
         added.update(await seed_meeting_defaults(session, progress))
+        from seeds.assessment import seed_scoring_scheme
+
+        added.update(await seed_scoring_scheme(session, progress))
         if demo:
             from seeds.demo import seed_demo
 

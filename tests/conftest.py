@@ -26,8 +26,8 @@ import asyncpg
 import httpx
 import pytest
 import uvicorn
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from api.app import create_app
@@ -274,3 +274,37 @@ async def new_client(live_server: LiveServer) -> AsyncIterator[Any]:
     for c in made:
         with contextlib.suppress(Exception):
             await c.aclose()
+
+
+# ---- counting SQL statements (N+1 guards) ---------------------------------------------------
+class StatementCounter:
+    """Statements sent to this test's database by any engine in this process (the live
+    server's too, since it runs in a thread)."""
+
+    def __init__(self, database: str) -> None:
+        self.database = database
+        self.statements: list[str] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if conn.engine.url.database == self.database:
+            with self._lock:
+                self.statements.append(statement)
+
+    def take(self, *, with_transaction_control: bool = False) -> list[str]:
+        """The statements since the last take (BEGIN/ROLLBACK left out unless asked for)."""
+        with self._lock:
+            out, self.statements = self.statements, []
+        if with_transaction_control:
+            return out
+        return [x for x in out if not x.lstrip().upper().startswith(("BEGIN", "ROLLBACK"))]
+
+
+@pytest.fixture
+def statement_counter(db_url: str) -> Iterator[StatementCounter]:
+    counter = StatementCounter(str(make_url(db_url).database))
+    event.listen(Engine, "before_cursor_execute", counter)
+    try:
+        yield counter
+    finally:
+        event.remove(Engine, "before_cursor_execute", counter)

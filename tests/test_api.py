@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +19,8 @@ import asyncpg
 import httpx
 import jwt
 import pytest
-from conftest import GraphQLClient, LiveServer, make_settings
+from conftest import GraphQLClient, LiveServer, StatementCounter, make_settings
 from graphql import get_introspection_query
-from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
 
 from api.auth import issue_token
 from api.relay import to_global_id
@@ -884,35 +881,6 @@ query($first: Int!) {
 """
 
 
-class StatementCounter:
-    """Counts SQL statements sent to one database by any engine in this process."""
-
-    def __init__(self, database: str) -> None:
-        self.database = database
-        self.statements: list[str] = []
-        self._lock = threading.Lock()
-
-    def __call__(self, conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if conn.engine.url.database == self.database:
-            with self._lock:
-                self.statements.append(statement)
-
-    def take(self) -> list[str]:
-        with self._lock:
-            out, self.statements = self.statements, []
-        return out
-
-
-@pytest.fixture
-def statement_counter(db_url: str) -> Iterator[StatementCounter]:
-    counter = StatementCounter(str(make_url(db_url).database))
-    event.listen(Engine, "before_cursor_execute", counter)
-    try:
-        yield counter
-    finally:
-        event.remove(Engine, "before_cursor_execute", counter)
-
-
 # Measured per request: the principal (1); the centre tree for the scope (1); the page's count
 # and rows (2); one batch of staff and one batch of centres (memberOf and represents share the
 # centre loader) (2).
@@ -926,9 +894,9 @@ async def test_list_query_statement_count_is_constant(
     await client.data(LIST_DEEP, {"first": 5})  # warm up: pool connections, caches
     counts = {}
     for first in (10, 50, 100):
-        statement_counter.take()
+        statement_counter.take(with_transaction_control=True)
         data = await client.data(LIST_DEEP, {"first": first})
-        statements = statement_counter.take()
+        statements = statement_counter.take(with_transaction_control=True)
         nodes = data["units"]["nodes"]
         assert len(nodes) == first
         # The data really was loaded: every unit has a centre; staff are readable for some.

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import jwt
+from sqlalchemy import text
+
+from domain.db import make_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -111,3 +115,28 @@ def test_serve_migrates_seeds_and_serves_with_two_workers(
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+async def test_index_tickets_backfills_the_match_keys(db_url: str, tmp_path: Path) -> None:
+    engine = make_engine(db_url)
+    try:
+        async with engine.begin() as conn:
+            had = (
+                await conn.execute(text("SELECT count(DISTINCT ticket_id) FROM ticket_match_key"))
+            ).scalar_one()
+            await conn.execute(text("DELETE FROM ticket_match_key"))
+        assert had > 0  # the demo tickets were keyed at intake
+        r = await asyncio.to_thread(_run, ["index-tickets", "--batch", "5"], db_url, tmp_path)
+        assert r.returncode == 0, r.stderr
+        assert f"match keys stored for {had} ticket(s)" in r.stderr
+        async with engine.connect() as conn:
+            again = (
+                await conn.execute(text("SELECT count(DISTINCT ticket_id) FROM ticket_match_key"))
+            ).scalar_one()
+        assert again == had
+        r = await asyncio.to_thread(_run, ["index-tickets"], db_url, tmp_path)
+        assert "match keys stored for 0 ticket(s)" in r.stderr  # re-runnable
+        r = await asyncio.to_thread(_run, ["index-tickets", "--batch", "0"], db_url, tmp_path)
+        assert r.returncode == 2 and "--batch must be positive" in r.stderr
+    finally:
+        await engine.dispose()

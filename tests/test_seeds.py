@@ -140,6 +140,7 @@ async def test_reseeding_twice_changes_nothing(engine: AsyncEngine) -> None:
         "time_limits": 0,
         "routing_rules": 0,
         "meeting_defaults": 0,
+        "scoring_schemes": 0,
         "demo_units": 0,
         "demo_staff": 0,
         "demo_rules": 0,

@@ -18,7 +18,6 @@ Use-case calls pass explicit ``now=`` times in November 2026 (Asia/Shanghai).
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -27,9 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import GraphQLClient, LiveServer, make_settings
-from sqlalchemy import event, select, text
-from sqlalchemy.engine import Engine, make_url
+from conftest import GraphQLClient, LiveServer, StatementCounter, make_settings
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.relay import to_global_id
@@ -1036,33 +1034,6 @@ DEEP_LIST = """query($first: Int!, $f: SupervisionFilter!) {
   tickets { number }
   responses { content late }
 } } }"""
-
-
-class StatementCounter:
-    def __init__(self, database: str) -> None:
-        self.database = database
-        self.statements: list[str] = []
-        self._lock = threading.Lock()
-
-    def __call__(self, conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if conn.engine.url.database == self.database:
-            with self._lock:
-                self.statements.append(statement)
-
-    def take(self) -> list[str]:
-        with self._lock:
-            out, self.statements = self.statements, []
-        return [s for s in out if not s.lstrip().upper().startswith(("BEGIN", "ROLLBACK"))]
-
-
-@pytest.fixture
-def statement_counter(db_url: str) -> Iterator[StatementCounter]:
-    counter = StatementCounter(str(make_url(db_url).database))
-    event.listen(Engine, "before_cursor_execute", counter)
-    try:
-        yield counter
-    finally:
-        event.remove(Engine, "before_cursor_execute", counter)
 
 
 async def test_supervision_list_statement_count_is_constant(

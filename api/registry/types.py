@@ -17,6 +17,7 @@ from domain.registry import models as m
 from domain.registry import queries as rq
 
 if TYPE_CHECKING:
+    from api.assessment.types import UnitScore
     from api.supervision.types import SupervisionCase
 
 CentreLevel = strawberry.enum(m.CentreLevel, description="Level of a command centre.")
@@ -206,6 +207,29 @@ class Unit(Node):
 
         rows = await info.context.loaders.supervisions_by_unit.load(self.unit_id)
         return [SupervisionCase.of(c) for c in rows]
+
+    @strawberry.field(
+        description="The unit's monthly scores (§6) from month `from` to month `to` (e.g. "
+        "2026-01, inclusive) that you may see: your centre's (drafts included), or your own unit's "
+        "published months."
+    )
+    async def scores(
+        self,
+        info: Info,
+        from_: Annotated[str, strawberry.argument(name="from")],
+        to: str,
+    ) -> list[Annotated[UnitScore, strawberry.lazy("api.assessment.types")]]:
+        from api.assessment.types import UnitScore
+        from domain.assessment import queries as aq
+        from domain.assessment.service import parse_month
+
+        ctx = info.context
+        first, last = parse_month(from_, "from"), parse_month(to, "to")
+        async with ctx.sessions() as s:
+            rows = await aq.unit_scores(
+                s, ctx.enforcer, ctx.require_principal(), self.unit_id, first, last
+            )
+        return [UnitScore.of(r.run, r.score) for r in rows]
 
 
 @strawberry.type(description="指挥中心: the city, county-level and township command centres.")

@@ -18,6 +18,7 @@ from domain.tickets import reply_rules as rr
 from domain.tickets import workflow as wf
 
 if TYPE_CHECKING:
+    from api.analysis.related_types import RelatedTicket
     from api.meetings.types import MeetingDecision
     from api.supervision.types import SupervisionCase
 
@@ -496,6 +497,34 @@ class Ticket(Node):
 
         rows = await info.context.loaders.decisions_by_ticket.load(self.ticket_id)
         return [MeetingDecision.of(d) for d in rows]
+
+    @strawberry.field(
+        description="Tickets on the same matter (§4(5)6 避免市民重复反映), linked automatically "
+        "at intake (same complainant phone, same address and category, near-identical text) or "
+        "by a dispatcher; most recently received first, with the reason of each link. Only "
+        "related tickets you may open are listed (the visibility of tickets(...)); links to "
+        "tickets you may not see are neither listed nor counted, as if they did not exist."
+    )
+    async def related(
+        self, info: Info, first: int | None = None
+    ) -> list[Annotated[RelatedTicket, strawberry.lazy("api.analysis.related_types")]]:
+        from api.analysis.related_types import RelatedTicket
+
+        n = clamp_first(first, info.context.settings.max_page_size, default=20)
+        rows = await info.context.loaders.related_by_ticket.load(self.ticket_id)
+        return [
+            RelatedTicket.of(r, base_received_at=self.received_at, base_id=self.ticket_id)
+            for r in rows[:n]
+        ]
+
+    @strawberry.field(
+        description="How many related tickets you may see were received before this one: "
+        "0 for a first complaint; the same visibility rule as related."
+    )
+    async def repeat_count(self, info: Info) -> int:
+        rows = await info.context.loaders.related_by_ticket.load(self.ticket_id)
+        me = (self.received_at, self.ticket_id)
+        return sum(1 for r in rows if (r.ticket.received_at, r.ticket.id) < me)
 
     @strawberry.field(description="The ticket's history: every change, oldest first.")
     async def events(

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from authz import centre_domain, centre_obj, unit_obj
 from domain.accounts import Principal
 from domain.errors import InvalidInput, NotFound
+from domain.inputs import aware_now, clean_text
 from domain.registry.models import Unit
 from domain.tickets import service as ts
 from domain.tickets import workflow as wf
@@ -46,8 +47,8 @@ async def dispatch_referral(
 
     ``assignment_id`` is the hop: an assignment to the unit that stands for the actor's centre,
     signed for (or deemed accepted). Returns the hop."""
-    now = ts._now(now)
-    note = ts._text(note, "note", 500, required=False)
+    now = aware_now(now)
+    note = clean_text(note, "note", 500, required=False)
     co = list(dict.fromkeys(co_unit_ids))
     if lead_unit_id in co:
         raise InvalidInput("the lead unit cannot also be a co-unit", field="coUnitIds")

@@ -38,9 +38,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from authz import Scope, centre_domain, centre_obj, unit_domain, unit_obj
 from domain import events
 from domain.accounts import Principal
-from domain.calendar import TZ
 from domain.errors import Conflict, InvalidInput, NotFound
 from domain.events import Event
+from domain.inputs import aware_now as _now
+from domain.inputs import clean_text as _text
 from domain.loading import by_key, grouped
 from domain.pagination import Page, time_page
 from domain.registry.models import Centre, Unit
@@ -104,23 +105,6 @@ DEFAULTS_LOCK = 0x4D454554  # pg_advisory_xact_lock key ("MEET") for the default
 
 
 # ---- helpers -----------------------------------------------------------------------------------
-def _now(now: datetime | None) -> datetime:
-    if now is None:
-        return datetime.now(TZ)
-    if now.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
-    return now
-
-
-def _text(value: str | None, field: str, max_len: int, *, required: bool) -> str | None:
-    v = (value or "").strip()
-    if not v:
-        if required:
-            raise InvalidInput(f"{field} must not be empty", field=field)
-        return None
-    if len(v) > max_len:
-        raise InvalidInput(f"{field} is longer than {max_len} characters", field=field)
-    return v
 
 
 def _aware(value: datetime, field: str) -> datetime:

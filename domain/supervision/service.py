@@ -36,6 +36,8 @@ from domain import events
 from domain.accounts import Principal
 from domain.calendar import TZ
 from domain.errors import InvalidInput, NotFound, NotPermitted
+from domain.inputs import aware_now as _now
+from domain.inputs import clean_text as _text
 from domain.registry.models import Centre, Unit
 from domain.registry.visibility import visibility
 from domain.supervision.models import (
@@ -78,23 +80,6 @@ St = SupervisionStatus
 
 
 # ---- small helpers ---------------------------------------------------------------------------
-def _now(now: datetime | None) -> datetime:
-    if now is None:
-        return datetime.now(TZ)
-    if now.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
-    return now
-
-
-def _text(value: str | None, field_name: str, max_len: int, *, required: bool) -> str | None:
-    v = (value or "").strip()
-    if not v:
-        if required:
-            raise InvalidInput(f"{field_name} must not be empty", field=field_name)
-        return None
-    if len(v) > max_len:
-        raise InvalidInput(f"{field_name} is longer than {max_len} characters", field=field_name)
-    return v
 
 
 def _local(t: datetime) -> str:

@@ -26,6 +26,7 @@ from domain import events
 from domain.accounts import Principal
 from domain.calendar import LimitUnit, TimeLimit
 from domain.errors import Conflict, DuplicateName, InvalidInput, NotFound
+from domain.inputs import clean_text as _text
 from domain.pagination import Page, key_page
 from domain.registry.models import Centre, Unit
 from domain.tickets.models import Category, Channel, RoutingRule, TimeLimitRule, Urgency
@@ -98,15 +99,6 @@ def time_limit_snapshot(t: TimeLimitRule) -> dict[str, Any]:
 
 
 # ---- helpers -----------------------------------------------------------------------------------
-def _text(value: str | None, field: str, max_len: int, *, required: bool) -> str | None:
-    v = (value or "").strip()
-    if not v:
-        if required:
-            raise InvalidInput(f"{field} must not be empty", field=field)
-        return None
-    if len(v) > max_len:
-        raise InvalidInput(f"{field} is longer than {max_len} characters", field=field)
-    return v
 
 
 def _name(value: str, field: str) -> str:

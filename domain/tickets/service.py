@@ -19,8 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from authz import centre_domain, centre_obj, face_obj, unit_domain, unit_obj
 from domain import events
 from domain.accounts import Principal
+from domain.analysis.linking import link_new_ticket
 from domain.calendar import TZ, LimitUnit, TimeLimit, WorkCalendar
 from domain.errors import InvalidInput, NotFound, NotPermitted
+from domain.inputs import aware_now as _now
+from domain.inputs import clean_text as _text
 from domain.partners.service import check_partner_channel
 from domain.registry.models import Centre, Unit
 from domain.tickets import workflow as wf
@@ -246,14 +249,6 @@ async def _centre_assignment(
     return a, t
 
 
-def _now(now: datetime | None) -> datetime:
-    if now is None:
-        return datetime.now(TZ)
-    if now.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
-    return now
-
-
 # ---- intake (§3(1)) --------------------------------------------------------------------------
 @dataclass(frozen=True)
 class NewTicket:
@@ -273,17 +268,6 @@ class NewTicket:
     received_at: datetime | None = None
     centre_code: str | None = None
     demo: bool = False  # demo data (seeds --demo), marked in the same transaction
-
-
-def _text(value: str | None, field_name: str, max_len: int, *, required: bool) -> str | None:
-    v = (value or "").strip()
-    if not v:
-        if required:
-            raise InvalidInput(f"{field_name} must not be empty", field=field_name)
-        return None
-    if len(v) > max_len:
-        raise InvalidInput(f"{field_name} is longer than {max_len} characters", field=field_name)
-    return v
 
 
 async def create_ticket(
@@ -365,6 +349,8 @@ async def create_ticket(
         s.add(ticket)
         await s.flush()
         await _record(s, actor.subject, "ticket.created", ticket, after=ticket_snapshot(ticket))
+        # §4(5)6: linked to earlier tickets on the same matter before anyone dispatches it.
+        await link_new_ticket(s, ticket, actor=actor.subject, now=now)
         await uow.commit(result=("Ticket", ticket.id))
         return ticket
 
@@ -896,7 +882,14 @@ async def draft_reply(
             t,
             assignment=a,
             before=before,
-            after={**assignment_snapshot(a), "replyId": reply.id, "outcome": reply.outcome},
+            # The lint findings (rule and phrase, never personal data) as drafted: a corrected
+            # redraft overwrites the row, and the assessment counts hollow drafts (§4(5)).
+            after={
+                **assignment_snapshot(a),
+                "replyId": reply.id,
+                "outcome": reply.outcome,
+                "lint": reply.lint,
+            },
         )
         await uow.commit(result=("Reply", reply.id))
         return reply
