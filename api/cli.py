@@ -42,7 +42,16 @@ async def _seed(url: str, demo: bool) -> dict[str, int]:
 
     engine = make_engine(url)
     try:
-        return await run_seed(engine, demo=demo, progress=lambda m: _say(f"seeding {m}"))
+        added = await run_seed(engine, demo=demo, progress=lambda m: _say(f"seeding {m}"))
+        if demo:
+            # Notices, a referral and the month's draft scores: for the demo server's screens
+            # (the tests' template leaves them out, so those tables start empty there).
+            from seeds.demo_notices import seed_demo_notices
+
+            added["demo_notices"] = await seed_demo_notices(
+                engine, progress=lambda m: _say(f"seeding {m}")
+            )
+        return added
     finally:
         await engine.dispose()
 
