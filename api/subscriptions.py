@@ -84,6 +84,7 @@ class TicketEvent:
 
 @strawberry.enum(description="What a deadline alert warns of.")
 class DeadlineAlertKind(enum.StrEnum):
+    SIGN_FOR_DUE_SOON = "SIGN_FOR_DUE_SOON"  # not yet signed for, a quarter of the window left
     HANDLING_DUE_SOON = "HANDLING_DUE_SOON"  # past the 催办 point, due time not yet passed
     SIGN_FOR_OVERDUE = "SIGN_FOR_OVERDUE"  # not signed for by sign_by
     HANDLING_OVERDUE = "HANDLING_OVERDUE"  # the due time has passed
@@ -214,7 +215,8 @@ class Subscription:
     @strawberry.subscription(
         description=(
             "Deadline alerts for a dispatcher screen: assignments the centre dispatched that are "
-            "past their 催办 point, not signed for in time, or overdue — pushed by the sweeper."
+            "about to breach their sign-for limit or their handling limit (催办), or have "
+            "breached one — pushed by the sweeper."
         )
     )
     async def deadline_alerts(

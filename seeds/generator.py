@@ -679,6 +679,7 @@ class Life:
             best: datetime | None = None
             for x in (
                 a.return_by,
+                a.sign_by - (a.sign_by - a.dispatched_at) * REMIND_SHARE,
                 a.sign_by,
                 a.due_at - (a.due_at - a.dispatched_at) * REMIND_SHARE,
                 a.due_at,
@@ -687,7 +688,7 @@ class Life:
                 if tau >= limit or (best is not None and tau >= best):
                     continue
                 todo = due_actions(cast(Assignment, a), tau, REMIND_SHARE)
-                if todo.deem or todo.overdue or todo.remind or todo.sign_remind:
+                if todo.deem or todo.overdue or todo.remind or todo.sign_remind or todo.sign_soon:
                     best = tau
             if best is None:
                 return
@@ -743,7 +744,18 @@ class Life:
                 snap,
                 {**snap, "at": at, "dueAt": _iso(a.due_at), "remainingSeconds": left},
             )
-        if todo.remind or todo.sign_remind:
+        if todo.sign_soon:
+            snap = a.snap()
+            left = int((a.sign_by - now).total_seconds())
+            self.a_event(
+                now,
+                "assignment.sign_due_soon",
+                SWEEPER,
+                a,
+                snap,
+                {**snap, "at": at, "signBy": _iso(a.sign_by), "remainingSeconds": left},
+            )
+        if todo.remind or todo.sign_remind or todo.sign_soon:
             a.reminded_at = now
         a.mark = now
 

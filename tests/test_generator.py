@@ -58,6 +58,7 @@ SWEEPER_FROM = {
     "assignment.overdue": set(OPEN),
     "assignment.reminded": set(OPEN),
     "assignment.sign_overdue_reminded": {S.DISPATCHED},
+    "assignment.sign_due_soon": {S.DISPATCHED},
 }
 # Sweeper events: the deadline in "before" and whether the event comes after it.
 SWEEPER_TIME = {
@@ -65,6 +66,7 @@ SWEEPER_TIME = {
     "assignment.overdue": ("dueAt", True),
     "assignment.reminded": ("dueAt", False),
     "assignment.sign_overdue_reminded": ("signBy", True),
+    "assignment.sign_due_soon": ("signBy", False),
 }
 # Events whose "after" is the assignment's new state.
 NO_STATE = {"assignment.extension_requested"}

@@ -18,8 +18,9 @@ from test_partners import make_client
 from test_partners import ticket_input as partner_ticket_input
 from wsclient import TICKET_EVENTS, Closed, connect
 
+from api.relay import int_key
 from domain.events import Event
-from domain.tickets.models import Ticket
+from domain.tickets.models import Assignment, Ticket
 from domain.tickets.sweeper import sweep
 
 CREATE = """mutation($input: CreateTicketInput!) { createTicket(input: $input) {
@@ -268,16 +269,25 @@ async def test_deadline_alerts_reach_the_dispatching_centre(
         op = await ws.subscribe(ALERTS, {"c": "3213"})
         await asyncio.sleep(0.3)
         async with sessions() as s:
+            sign_by = (
+                await s.execute(
+                    select(Assignment.sign_by).where(
+                        Assignment.id == int_key(assignment_id, "Assignment")
+                    )
+                )
+            ).scalar_one()
             due = (
                 await s.execute(select(Ticket.due_at).where(Ticket.number.is_not(None)))
             ).scalars()
             latest = max(d for d in due if d is not None)
+        # A second before sign_by: the early warning; a day after every due time: overdue.
+        assert (await sweep(sessions, now=sign_by - timedelta(seconds=1))).sign_due_soon >= 1
         result = await sweep(sessions, now=latest + timedelta(days=1))
         assert result.overdue_marked >= 1
         alerts = [(await ws.next_data(op))["deadlineAlerts"]]
         alerts += [m["payload"]["data"]["deadlineAlerts"] for m in await ws.quiet(1.0)]
         mine = [a for a in alerts if a["assignmentId"] == assignment_id]
-        assert [a["kind"] for a in mine] == ["HANDLING_OVERDUE"]
+        assert [a["kind"] for a in mine] == ["SIGN_FOR_DUE_SOON", "HANDLING_OVERDUE"]
         assert mine[0]["ticketId"] == ticket["id"] and mine[0]["unitId"] == lead
         assert mine[0]["assignment"]["id"] == assignment_id
 

@@ -123,8 +123,15 @@ async def test_deemed_accepted_after_the_return_window_and_not_before(
     a = await load(sessions, lead)
     assert a.return_by == TUE and a.sign_by == TUE
 
-    assert await sweep(sessions, now=TUE - timedelta(minutes=1)) == SweepResult()
+    # Less than a quarter of the sign-for window left (past Tue 04:00): an early warning, once.
+    assert await sweep(sessions, now=TUE - timedelta(hours=6)) == SweepResult()  # exactly 1/4
+    warned = TUE - timedelta(minutes=1)
+    assert await sweep(sessions, now=warned) == SweepResult(sign_due_soon=2)
     assert (await load(sessions, lead)).status == S.DISPATCHED
+    assert (await load(sessions, lead)).reminded_at == warned
+    (soon, _) = await sweeper_events(sessions, "assignment.sign_due_soon")
+    assert soon.after is not None and soon.after["remainingSeconds"] == 60
+    assert datetime.fromisoformat(soon.after["signBy"]) == TUE
     assert await sweep(sessions, now=TUE) == SweepResult()  # the window includes its end
 
     result = await sweep(sessions, now=TUE + timedelta(minutes=1))
@@ -137,8 +144,8 @@ async def test_deemed_accepted_after_the_return_window_and_not_before(
         assert a.signed_at is None and a.signed_by is None  # never signed
         assert a.overdue is False
 
-    evs = await sweeper_events(sessions)
-    assert [e.type for e in evs] == ["assignment.deemed_accepted"] * 2
+    evs = await sweeper_events(sessions, "assignment.deemed_accepted")
+    assert len(evs) == 2
     assert sorted(int(e.entity_id) for e in evs) == [lead, co]
     cgj = await unit_id(sessions, "市城管局")
     lead_ev = next(e for e in evs if int(e.entity_id) == lead)
@@ -151,7 +158,7 @@ async def test_deemed_accepted_after_the_return_window_and_not_before(
 
     # Acted on once: a later sweep has nothing more to deem.
     assert await sweep(sessions, now=TUE + timedelta(hours=2)) == SweepResult()
-    assert len(await sweeper_events(sessions)) == 2
+    assert len(await sweeper_events(sessions)) == 4  # two early warnings, two deemed
 
     # A deemed-accepted assignment may no longer be returned.
     handler = await principal("cgj.handler")
@@ -205,21 +212,23 @@ async def test_return_locked_assignment_is_not_deemed_but_reminded_to_sign_once(
     assert a.status == S.DISPATCHED and a.return_locked and a.return_by == decided
     assert a.sign_by == TUE + timedelta(hours=2)
 
-    # Return window long gone, but not deemed; sign_by not yet passed: nothing at all.
-    assert await sweep(sessions, now=TUE + timedelta(hours=1)) == SweepResult()
+    # Return window long gone, but not deemed; sign_by an hour away (less than a quarter of the
+    # new window left): only the early warning.
+    assert await sweep(sessions, now=TUE + timedelta(hours=1)) == SweepResult(sign_due_soon=1)
 
     late = TUE + timedelta(hours=3)
     assert await sweep(sessions, now=late) == SweepResult(sign_reminded=1)
     a = await load(sessions, aid)
     assert a.status == S.DISPATCHED and a.deemed_accepted is False
     assert a.reminded_at == late
-    (ev,) = await sweeper_events(sessions)
+    soon, ev = await sweeper_events(sessions)
+    assert soon.type == "assignment.sign_due_soon"
     assert ev.type == "assignment.sign_overdue_reminded"
     assert ev.after is not None and datetime.fromisoformat(ev.after["signBy"]) == a.sign_by
 
     # Once only.
     assert await sweep(sessions, now=late + timedelta(hours=1)) == SweepResult()
-    assert len(await sweeper_events(sessions)) == 1
+    assert len(await sweeper_events(sessions)) == 2
 
 
 # ---- reminders (催办) ------------------------------------------------------------------------
@@ -511,11 +520,17 @@ async def test_cli_worker_once_sweeps_and_prints_the_counts(
 
     r = await asyncio.to_thread(_cli, ["worker", "--once"], db_url, tmp_path)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == "deemed_accepted=2 overdue_marked=2 reminded=0 sign_reminded=0"
+    assert (
+        r.stdout.strip()
+        == "deemed_accepted=2 overdue_marked=2 reminded=0 sign_reminded=0 sign_due_soon=0"
+    )
 
     r = await asyncio.to_thread(_cli, ["worker", "--once"], db_url, tmp_path)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == "deemed_accepted=0 overdue_marked=0 reminded=0 sign_reminded=0"
+    assert (
+        r.stdout.strip()
+        == "deemed_accepted=0 overdue_marked=0 reminded=0 sign_reminded=0 sign_due_soon=0"
+    )
     assert len(await sweeper_events(sessions)) == demo_events + 4
 
 

@@ -21,6 +21,7 @@ from domain.tickets.queries import ticket_filter
 
 # Sweeper events a dispatcher screen shows as deadline alerts, and what each means.
 ALERT_KINDS: dict[str, str] = {
+    "assignment.sign_due_soon": "SIGN_FOR_DUE_SOON",
     "assignment.reminded": "HANDLING_DUE_SOON",
     "assignment.sign_overdue_reminded": "SIGN_FOR_OVERDUE",
     "assignment.overdue": "HANDLING_OVERDUE",

@@ -18,8 +18,11 @@ The rules, for an assignment at time ``now``:
   allowed time (``due_at - dispatched_at``) is left, i.e. ``now`` is past the *reminder point*
   ``due_at - remind_share × (due_at - dispatched_at)``.
 * **sign-for reminder**: still DISPATCHED (not signed) after ``sign_by``.
+* **sign-for due soon** (a dispatcher's early warning): still DISPATCHED, ``sign_by`` not yet
+  passed, and less than ``remind_share`` of the sign-for window (``sign_by - dispatched_at``)
+  left.
 
-Both reminders share the column ``reminded_at``. A reminder is due when its trigger point
+The reminders share the column ``reminded_at``. A reminder is due when its trigger point
 (the reminder point, or ``sign_by``) has passed and no reminder was sent since that point
 (``reminded_at IS NULL OR reminded_at < trigger``). So each is sent once; a sign-for reminder
 sent before the reminder point does not swallow the later due-time reminder; and when the due
@@ -77,6 +80,7 @@ class SweepResult:
     overdue_marked: int = 0
     reminded: int = 0  # 催办 before the due time
     sign_reminded: int = 0  # not signed for after sign_by
+    sign_due_soon: int = 0  # not yet signed for, sign_by close
 
     def __add__(self, other: SweepResult) -> SweepResult:
         return SweepResult(
@@ -92,15 +96,17 @@ class SweepResult:
 
 
 # ---- the rules, in SQL (to find rows) and in Python (to act on a locked row) ----------------
-def _reminder_point_sql(share: float) -> ColumnElement[datetime]:
-    total = Assignment.due_at - Assignment.dispatched_at
+def _point_sql(limit: Any, share: float) -> ColumnElement[datetime]:
+    total = limit - Assignment.dispatched_at
     # interval * float8 (PostgreSQL rounds to microseconds, as timedelta * float does).
     part = total.self_group().op("*", return_type=Interval())(literal(share, Float))
-    return Assignment.due_at - part
+    result: ColumnElement[datetime] = limit - part
+    return result
 
 
 def _due_filter(now: datetime, share: float) -> ColumnElement[bool]:
-    point = _reminder_point_sql(share)
+    point = _point_sql(Assignment.due_at, share)
+    sign_point = _point_sql(Assignment.sign_by, share)
     deem = and_(
         Assignment.status == S.DISPATCHED,
         Assignment.deemed_accepted.is_(False),
@@ -124,11 +130,21 @@ def _due_filter(now: datetime, share: float) -> ColumnElement[bool]:
         Assignment.sign_by < now,
         or_(Assignment.reminded_at.is_(None), Assignment.reminded_at < Assignment.sign_by),
     )
-    return or_(deem, overdue, remind, sign)
+    sign_soon = and_(
+        Assignment.status == S.DISPATCHED,
+        Assignment.sign_by >= now,
+        sign_point < now,
+        or_(Assignment.reminded_at.is_(None), Assignment.reminded_at < sign_point),
+    )
+    return or_(deem, overdue, remind, sign, sign_soon)
 
 
 def reminder_point(a: Assignment, share: float) -> datetime:
     return a.due_at - (a.due_at - a.dispatched_at) * share
+
+
+def sign_warning_point(a: Assignment, share: float) -> datetime:
+    return a.sign_by - (a.sign_by - a.dispatched_at) * share
 
 
 def _not_reminded_since(a: Assignment, point: datetime) -> bool:
@@ -141,6 +157,7 @@ class DueActions:
     overdue: bool
     remind: bool
     sign_remind: bool
+    sign_soon: bool = False
 
 
 def due_actions(a: Assignment, now: datetime, share: float) -> DueActions:
@@ -168,7 +185,15 @@ def due_actions(a: Assignment, now: datetime, share: float) -> DueActions:
         and _not_reminded_since(a, point)
     )
     sign_remind = status == S.DISPATCHED and a.sign_by < now and _not_reminded_since(a, a.sign_by)
-    return DueActions(deem=deem, overdue=overdue, remind=remind, sign_remind=sign_remind)
+    sign_point = sign_warning_point(a, share)
+    sign_soon = (
+        status == S.DISPATCHED
+        and sign_point < now <= a.sign_by
+        and _not_reminded_since(a, sign_point)
+    )
+    return DueActions(
+        deem=deem, overdue=overdue, remind=remind, sign_remind=sign_remind, sign_soon=sign_soon
+    )
 
 
 # ---- one sweep -------------------------------------------------------------------------------
@@ -202,7 +227,7 @@ async def _act(
 ) -> SweepResult:
     todo = due_actions(a, now, share)
     at = _local(now)
-    deemed = overdue = reminded = sign_reminded = 0
+    deemed = overdue = reminded = sign_reminded = sign_soon = 0
     if todo.deem:
         before = assignment_snapshot(a)
         a.status = S.HANDLING
@@ -230,10 +255,16 @@ async def _act(
         after = {**snap, "at": at, "dueAt": _local(a.due_at), "remainingSeconds": left}
         await _event(s, "assignment.reminded", a, centre_code, snap, after)
         reminded = 1
-    if todo.remind or todo.sign_remind:
+    if todo.sign_soon:
+        snap = assignment_snapshot(a)
+        left = int((a.sign_by - now).total_seconds())
+        after = {**snap, "at": at, "signBy": _local(a.sign_by), "remainingSeconds": left}
+        await _event(s, "assignment.sign_due_soon", a, centre_code, snap, after)
+        sign_soon = 1
+    if todo.remind or todo.sign_remind or todo.sign_soon:
         a.reminded_at = now
         await s.flush()
-    return SweepResult(deemed, overdue, reminded, sign_reminded)
+    return SweepResult(deemed, overdue, reminded, sign_reminded, sign_soon)
 
 
 async def _batch(
