@@ -30,6 +30,10 @@ class UnitOfWork:
         assert self._session is not None, "use the unit of work inside 'async with'"
         return self._session
 
+    def read_session(self) -> AsyncSession:
+        """A separate session for what a use case reads before its own transaction."""
+        return self._sessions()
+
     async def __aenter__(self) -> UnitOfWork:
         self._session = self._sessions()
         await self._session.begin()

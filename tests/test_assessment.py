@@ -28,12 +28,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from api.relay import to_global_id
 from authz.enforcer import PolicyEnforcer
 from domain.accounts import Principal
+from domain.assessment import notices
 from domain.assessment import queries as aq
 from domain.assessment import service as svc
 from domain.assessment.models import AssessmentRun, RunStatus, UnitScore
+from domain.assessment.notice_models import NoticeKind
+from domain.assessment.ranking import publish_ranking_notice
 from domain.calendar import TZ
 from domain.db import make_engine
-from domain.errors import InvalidInput, NotFound
+from domain.errors import Conflict, InvalidInput, NotFound
 from domain.events import Event
 from domain.registry import service as registry
 from domain.registry.models import Unit, UnitCategory
@@ -810,6 +813,17 @@ async def test_end_to_end_over_http(client: GraphQLClient, new_client: Any, db_u
     assert a["publishedMonths"] == [m] and a["complete"] is False
     assert next(s for s in a["scores"] if s["unitId"] == cgj_gid)["score"] == row["score"]
 
+    # §7(3)1: the published month's ranking announced; the units named read it.
+    made = await sup.data(
+        "mutation($i: PublishRankingNoticeInput!) { publishRankingNotice(input: $i) {"
+        " notice { id kind title units { id } } errors { code } } }",
+        {"i": {"centreCode": CITY, "year": this_month().year, "month": this_month().month}},
+    )
+    notice = made["publishRankingNotice"]["notice"]
+    assert made["publishRankingNotice"]["errors"] == [] and notice["kind"] == "MONTHLY_RANKING"
+    flagged = {x["unitId"] for x in view_["scores"] if x["flaggedForNotice"]}
+    assert {u["id"] for u in notice["units"]} == flagged
+
 
 async def test_concurrent_computations_make_one_run(w: World) -> None:
     import asyncio
@@ -836,3 +850,48 @@ async def test_concurrent_computations_make_one_run(w: World) -> None:
         ).scalar_one()
     assert n == 1 and scores == members
     assert await _events(w, "assessment.computed") == 2
+
+
+# ---- 7. the ranking notice (§7(3)1) -----------------------------------------------------------
+async def test_a_published_ranking_is_announced_naming_the_bottom(w: World) -> None:
+    units = [await new_unit(w, f"考核通报{i}") for i in range(3)]
+    may = last_year(5)
+    for u, attention in zip(units, (0, 20, 40), strict=True):
+        await set_attention(w, u, attention, may)  # 85, 88, 91: the bottom three
+    await compute(w, month=may)
+
+    def announce(by: str = "city.supervisor", month: int | None = may.month) -> Any:
+        return publish_ranking_notice(
+            uow=w.uow(), actor=w.p(by), centre_code=CITY, year=may.year, month=month
+        )
+
+    with pytest.raises(Conflict):  # a draft may still change: publish the month first
+        await announce()
+    await publish(w, may)
+    with pytest.raises(NotFound):  # not the county's to read, nor to announce
+        await announce(by="shuyang.supervisor")
+    with pytest.raises(NotFound):  # a unit's staff read their own scores only
+        await announce(by="cgj.leader")
+    with pytest.raises(InvalidInput):
+        await announce(month=13)
+
+    notice = await announce()
+    assert notice.kind == NoticeKind.MONTHLY_RANKING
+    assert notice.title.endswith(f"{may.year}年{may.month}月成员单位考核排名通报")
+    v = await view(w, month=may)
+    assert v is not None
+    n = len(v.scores)
+    assert f"参评单位 {n} 个" in notice.body
+    for rank, score in enumerate(("85.00", "88.00", "91.00")):
+        assert f"第{n - rank}名　考核通报{rank}　{score}分" in notice.body
+    async with w.sessions() as s:
+        named = await notices.unit_ids_by_notice(s, [notice.id])
+    assert sorted(named[0]) == sorted(units)
+
+    # The year so far: the mean of its published months, as a special notice.
+    annual = await announce(month=None)
+    assert annual.kind == NoticeKind.SPECIAL and "按已公布的 1 个月的平均分" in annual.body
+    with pytest.raises(NotFound):  # no published month in that year
+        await publish_ranking_notice(
+            uow=w.uow(), actor=w.p("city.supervisor"), centre_code=CITY, year=may.year - 1
+        )

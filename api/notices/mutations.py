@@ -20,6 +20,7 @@ from api.relay import int_key
 from domain.assessment import accountability as acc
 from domain.assessment import notice_models as m
 from domain.assessment import notices as ns
+from domain.assessment import ranking
 from domain.uow import UnitOfWork
 
 # What an idempotent replay of these mutations loads again by id.
@@ -64,6 +65,17 @@ class PublishNoticeInput:
         description="Units named: members of your centre (they will read the notice). "
         "MONTHLY_RANKING names at least one.",
     )
+    idempotency_key: str | None = None
+
+
+@strawberry.input(
+    description="§7(3)1: announce the bottom of a published month (month given) or of the year "
+    "(the mean of its published months)."
+)
+class PublishRankingNoticeInput:
+    centre_code: str
+    year: int
+    month: int | None = None
     idempotency_key: str | None = None
 
 
@@ -113,6 +125,22 @@ class NoticeMutation:
             )
 
         return _notice(await run(info, "publishNotice", input.idempotency_key, call))
+
+    @strawberry.mutation(
+        description="通报 (§7(3)1): a notice made from a published ranking, naming the units at "
+        "the bottom (ties included). A month's ranking is MONTHLY_RANKING, the year's SPECIAL."
+    )
+    async def publish_ranking_notice(
+        self, info: Info, input: PublishRankingNoticeInput
+    ) -> NoticePayload:
+        p = info.context.principal
+
+        def call(uow: UnitOfWork) -> Awaitable[m.Notice]:
+            return ranking.publish_ranking_notice(
+                uow=uow, actor=p, centre_code=input.centre_code, year=input.year, month=input.month
+            )
+
+        return _notice(await run(info, "publishRankingNotice", input.idempotency_key, call))
 
     @strawberry.mutation(
         description="移送 (§7(2)(3)): refer a member unit of your centre (and optionally one of "
