@@ -16,6 +16,7 @@ from domain.analysis.related import (
     DEFAULT_POLICY,
     Facts,
     MatchPolicy,
+    cn_number,
     evidence,
     jaccard,
     match_keys,
@@ -102,7 +103,32 @@ def test_address_normalisation(raw: str | None, expected: str | None) -> None:
 def test_two_spellings_of_one_address_match_and_neighbours_do_not() -> None:
     a = normalise_address("江苏省宿迁市宿城区幸福路12号")
     assert a == normalise_address("宿城区 幸福路12号 附近")
+    assert a == normalise_address("宿城区幸福路十二号")
     assert a != normalise_address("宿城区幸福路14号")
+    assert a != normalise_address("宿城区幸福路十四号")
+    room = normalise_address("幸福小区3栋二单元二〇一室")
+    assert room == normalise_address("幸福小区三栋2单元201室")
+    assert room != normalise_address("幸福小区3栋2单元202室")
+    # A numeral in a name is not a house number: left as written.
+    assert normalise_address("三台山路菜市场门口") == "三台山路菜市场门口"
+
+
+@pytest.mark.parametrize(
+    ("run", "digits"),
+    [
+        ("十", "10"),
+        ("十二", "12"),
+        ("二十", "20"),
+        ("二十三", "23"),
+        ("一百零五", "105"),
+        ("一百一十", "110"),
+        ("两千零一", "2001"),
+        ("二〇一", "201"),
+        ("三", "3"),
+    ],
+)
+def test_chinese_numerals_in_digits(run: str, digits: str) -> None:
+    assert cn_number(run) == digits
 
 
 def grams(pair: tuple[str, str]) -> frozenset[str]:

@@ -127,6 +127,32 @@ def normalise_phone(raw: str | None) -> str | None:
 _NON_WORD = re.compile(r"[\W_]+")
 _ADDRESS_PREFIXES = ("江苏省", "宿迁市")
 _ADDRESS_SUFFIXES = ("附近", "周边", "一带")
+# Chinese numerals before a house-number word (十二号, 三单元, 二〇一室) are written in digits,
+# so 幸福路十二号 and 幸福路12号 are one address; numerals in names (三台山路) are left alone.
+_CN_DIGITS = {
+    "零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4,
+    "五": 5, "六": 6, "七": 7, "八": 8, "九": 9,
+}  # fmt: skip
+_CN_UNITS = {"十": 10, "百": 100, "千": 1000}
+_CN_NUMBER = re.compile(
+    "([零〇一二两三四五六七八九十百千]+)(?=号楼|号|栋|幢|单元|室|楼|层|组|排|巷|弄|期)"
+)
+
+
+def cn_number(run: str) -> str:
+    """A run of Chinese numerals in digits: 十二 → 12, 一百零五 → 105, 二〇一 → 201."""
+    if not any(c in _CN_UNITS for c in run):
+        return "".join(str(_CN_DIGITS[c]) for c in run)
+    total = current = 0
+    for c in run:
+        if c in _CN_UNITS:
+            total += (current or 1) * _CN_UNITS[c]
+            current = 0
+        else:
+            current = _CN_DIGITS[c]
+    return str(total + current)
+
+
 _ADDRESS_PLACEHOLDERS = frozenset(
     {"无", "不详", "未知", "暂无", "匿名", "见内容", "详见内容", "略"}
 )
@@ -154,6 +180,7 @@ def normalise_address(
     for suffix in _ADDRESS_SUFFIXES:
         if s.endswith(suffix):
             s = s[: -len(suffix)]
+    s = _CN_NUMBER.sub(lambda m: cn_number(m.group(1)), s)
     if s in _ADDRESS_PLACEHOLDERS or len(s) < min_chars:
         return None
     return s
