@@ -16,15 +16,13 @@ Domain calls pass explicit ``now=`` times in November 2026 (Asia/Shanghai): Mond
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import GraphQLClient
-from sqlalchemy import event, func, select, text
-from sqlalchemy.engine import Engine, make_url
+from conftest import GraphQLClient, StatementCounter
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from api.relay import to_global_id
@@ -1143,25 +1141,6 @@ async def test_the_demo_meeting_seeded_after_2026_keeps_its_deadlines_in_2026(
         assert max(a.sign_by, a.return_by, a.due_at) < datetime(2027, 1, 1, tzinfo=TZ)
 
 
-class _Statements:
-    """SQL statements sent to one database by any engine of this process (the live server's)."""
-
-    def __init__(self, database: str) -> None:
-        self.database = database
-        self.seen: list[str] = []
-        self._lock = threading.Lock()
-
-    def __call__(self, conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if conn.engine.url.database == self.database:
-            with self._lock:
-                self.seen.append(statement)
-
-    def take(self) -> list[str]:
-        with self._lock:
-            out, self.seen = self.seen, []
-        return [x for x in out if not x.lstrip().upper().startswith(("BEGIN", "ROLLBACK"))]
-
-
 # Each loader is asked by one parent only (decisions' tickets would race the agenda's tickets
 # for the same batch, so they are left out here): the count is then exact.
 DEEP_MEETINGS = """query($first: Int!) {
@@ -1184,7 +1163,7 @@ MEETING_BATCHES = {
 
 
 async def test_the_meeting_list_statement_count_is_constant(
-    w: World, client: GraphQLClient, db_url: str
+    w: World, client: GraphQLClient, statement_counter: StatementCounter
 ) -> None:
     for i in range(6):
         t = await new_ticket(w)
@@ -1193,20 +1172,15 @@ async def test_the_meeting_list_statement_count_is_constant(
             await decide(w, m.id, t, now=HELD + timedelta(hours=1))
     await client.login("city.supervisor")
     await client.data(DEEP_MEETINGS, {"first": 2})  # warm up
-    counter = _Statements(str(make_url(db_url).database))
-    event.listen(Engine, "before_cursor_execute", counter)
-    try:
-        counts = {}
-        for first in (2, 6):
-            counter.take()
-            data = await client.data(DEEP_MEETINGS, {"first": first})
-            counts[first] = counter.take()
-            nodes = data["meetings"]["nodes"]
-            assert len(nodes) == first
-            assert all(len(n["participants"]) == 5 and len(n["tickets"]) == 1 for n in nodes)
-            assert sum(len(n["decisions"]) for n in nodes) == first // 2
-    finally:
-        event.remove(Engine, "before_cursor_execute", counter)
+    counts = {}
+    for first in (2, 6):
+        statement_counter.take()
+        data = await client.data(DEEP_MEETINGS, {"first": first})
+        counts[first] = statement_counter.take()
+        nodes = data["meetings"]["nodes"]
+        assert len(nodes) == first
+        assert all(len(n["participants"]) == 5 and len(n["tickets"]) == 1 for n in nodes)
+        assert sum(len(n["decisions"]) for n in nodes) == first // 2
     assert len(counts[2]) == len(counts[6]), "\n---\n".join(counts[6])
     for needle, n in MEETING_BATCHES.items():
         assert len([x for x in counts[6] if needle in x]) == n, (needle, counts[6])

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -32,12 +31,13 @@ from conftest import (
     RUN_ID,
     GraphQLClient,
     LiveServer,
+    StatementCounter,
     _admin_execute,
     _with_database,
     make_settings,
 )
-from sqlalchemy import event, select, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from api.relay import to_global_id
@@ -1756,35 +1756,6 @@ DEEP_TICKETS = """query($first: Int!) {
   category { name }
   centre { name }
 } } }"""
-
-
-class StatementCounter:
-    """Counts SQL statements sent to one database by any engine of this process."""
-
-    def __init__(self, database: str) -> None:
-        self.database = database
-        self.statements: list[str] = []
-        self._lock = threading.Lock()
-
-    def __call__(self, conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if conn.engine.url.database == self.database:
-            with self._lock:
-                self.statements.append(statement)
-
-    def take(self) -> list[str]:
-        with self._lock:
-            out, self.statements = self.statements, []
-        return [s for s in out if not s.lstrip().upper().startswith(("BEGIN", "ROLLBACK"))]
-
-
-@pytest.fixture
-def statement_counter(db_url: str) -> Iterator[StatementCounter]:
-    counter = StatementCounter(str(make_url(db_url).database))
-    event.listen(Engine, "before_cursor_execute", counter)
-    try:
-        yield counter
-    finally:
-        event.remove(Engine, "before_cursor_execute", counter)
 
 
 # Per request: the principal (1); the scope's descendants for read-down (1); the page's count
