@@ -22,11 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from authz.enforcer import PolicyEnforcer
 from domain.calendar import TZ
+from domain.inputs import aware_now
 from domain.supervision import meetings as mq
 from domain.supervision.models import Meeting, MeetingKind, Principle
 from domain.tickets import service as svc
 from domain.tickets.models import Channel
 from seeds.demo_tickets import LATEST_BASE, _Demo, _ticket
+from seeds.once import seed_once
 from seeds.registry import CITY_CODE, Progress
 
 __all__ = ["seed_demo_meetings"]
@@ -116,33 +118,22 @@ async def seed_demo_meetings(
 ) -> int:
     """Create the demo meeting unless a demo meeting exists; returns how many were created."""
     say = progress or (lambda _msg: None)
-    now = now or datetime.now(TZ)
-    if now.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
+    now = aware_now(now)
     base = min(now.astimezone(TZ), LATEST_BASE)
-    async with engine.connect() as lock:
-        await lock.execute(select(func.pg_advisory_lock(LOCK_KEY)))
-        try:
-            found = (
-                await lock.execute(select(Meeting.id).where(Meeting.demo.is_(True)).limit(1))
-            ).first()
-            await lock.commit()
-            if found is not None:
-                return 0
-            say("demo meetings")
-            enforcer = PolicyEnforcer(engine)
-            await enforcer.load()
-            demo = _Demo(engine, enforcer, base)
-            for scenario in SCENARIOS:
-                await scenario(demo)
-            async with engine.connect() as conn:
-                return int(
-                    (
-                        await conn.execute(
-                            select(func.count()).select_from(Meeting).where(Meeting.demo.is_(True))
-                        )
-                    ).scalar_one()
-                )
-        finally:
-            await lock.execute(select(func.pg_advisory_unlock(LOCK_KEY)))
-            await lock.commit()
+    async with seed_once(engine, LOCK_KEY, select(Meeting.id).where(Meeting.demo.is_(True))) as run:
+        if not run:
+            return 0
+        say("demo meetings")
+        enforcer = PolicyEnforcer(engine)
+        await enforcer.load()
+        demo = _Demo(engine, enforcer, base)
+        for scenario in SCENARIOS:
+            await scenario(demo)
+        async with engine.connect() as conn:
+            return int(
+                (
+                    await conn.execute(
+                        select(func.count()).select_from(Meeting).where(Meeting.demo.is_(True))
+                    )
+                ).scalar_one()
+            )

@@ -35,11 +35,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from authz.enforcer import PolicyEnforcer
 from domain.calendar import TZ
+from domain.inputs import aware_now
 from domain.referral import service as ref
 from domain.supervision import service as sup
 from domain.supervision.models import Grounds, SupervisionForm, SupervisionOutcome
@@ -51,6 +52,7 @@ from domain.tickets.models import (
     Ticket,
 )
 from seeds.demo_tickets import LATEST_BASE, _Demo, _reply, _ticket
+from seeds.once import seed_once
 from seeds.registry import CITY_CODE, Progress
 
 __all__ = ["seed_demo_referrals"]
@@ -505,31 +507,20 @@ async def seed_demo_referrals(
     committed first. ``now`` (default: the current time) is when the demo is seen from.
     """
     say = progress or (lambda _msg: None)
-    now = now or datetime.now(TZ)
-    if now.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
+    now = aware_now(now)
     base = min(now.astimezone(TZ), LATEST_BASE)
-    async with engine.connect() as lock:
-        await lock.execute(select(func.pg_advisory_lock(LOCK_KEY)))
-        try:
-            found = (
-                await lock.execute(
-                    select(Assignment.id)
-                    .join(Ticket, Ticket.id == Assignment.ticket_id)
-                    .where(Ticket.demo.is_(True), Assignment.parent_id.is_not(None))
-                    .limit(1)
-                )
-            ).first()
-            await lock.commit()  # the session lock outlives the transaction
-            if found is not None:
-                return 0
-            say("demo referrals and supervision cases")
-            enforcer = PolicyEnforcer(engine)
-            await enforcer.load()
-            demo = _Referrals(engine, enforcer, base)
-            for scenario in SCENARIOS:
-                await scenario(demo)
-            return demo.created + demo.cases
-        finally:
-            await lock.execute(select(func.pg_advisory_unlock(LOCK_KEY)))
-            await lock.commit()
+    done = (
+        select(Assignment.id)
+        .join(Ticket, Ticket.id == Assignment.ticket_id)
+        .where(Ticket.demo.is_(True), Assignment.parent_id.is_not(None))
+    )
+    async with seed_once(engine, LOCK_KEY, done) as run:
+        if not run:
+            return 0
+        say("demo referrals and supervision cases")
+        enforcer = PolicyEnforcer(engine)
+        await enforcer.load()
+        demo = _Referrals(engine, enforcer, base)
+        for scenario in SCENARIOS:
+            await scenario(demo)
+        return demo.created + demo.cases

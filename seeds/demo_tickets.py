@@ -29,13 +29,14 @@ import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from authz.enforcer import PolicyEnforcer
 from domain.accounts import Principal, load_principal
 from domain.calendar import TZ
 from domain.db import make_sessionmaker
+from domain.inputs import aware_now
 from domain.registry.models import Unit
 from domain.tickets import service as svc
 from domain.tickets.models import (
@@ -49,6 +50,7 @@ from domain.tickets.models import (
 from domain.tickets.reply_rules import Satisfaction
 from domain.uow import UnitOfWork
 from seeds.demo import SHUYANG
+from seeds.once import seed_once
 from seeds.registry import CITY_CODE, Progress
 
 __all__ = ["LATEST_BASE", "seed_demo_tickets"]
@@ -1054,26 +1056,15 @@ async def seed_demo_tickets(
     transactions). ``now`` (default: the current time) is when the demo is seen from.
     """
     say = progress or (lambda _msg: None)
-    now = now or datetime.now(TZ)
-    if now.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
+    now = aware_now(now)
     base = min(now.astimezone(TZ), LATEST_BASE)
-    async with engine.connect() as lock:
-        await lock.execute(select(func.pg_advisory_lock(LOCK_KEY)))
-        try:
-            found = (
-                await lock.execute(select(Ticket.id).where(Ticket.demo.is_(True)).limit(1))
-            ).first()
-            await lock.commit()  # the session lock outlives the transaction
-            if found is not None:
-                return 0
-            say("demo tickets")
-            enforcer = PolicyEnforcer(engine)
-            await enforcer.load()
-            demo = _Demo(engine, enforcer, base)
-            for scenario in SCENARIOS:
-                await scenario(demo)
-            return demo.created
-        finally:
-            await lock.execute(select(func.pg_advisory_unlock(LOCK_KEY)))
-            await lock.commit()
+    async with seed_once(engine, LOCK_KEY, select(Ticket.id).where(Ticket.demo.is_(True))) as run:
+        if not run:
+            return 0
+        say("demo tickets")
+        enforcer = PolicyEnforcer(engine)
+        await enforcer.load()
+        demo = _Demo(engine, enforcer, base)
+        for scenario in SCENARIOS:
+            await scenario(demo)
+        return demo.created
