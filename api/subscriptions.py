@@ -9,7 +9,6 @@ delivered again. The id of each event is the cursor to pass as ``after`` when re
 
 from __future__ import annotations
 
-import enum
 from collections.abc import AsyncGenerator
 from datetime import datetime
 from typing import cast
@@ -82,19 +81,16 @@ class TicketEvent:
         )
 
 
-@strawberry.enum(description="What a deadline alert warns of.")
-class DeadlineAlertKind(enum.StrEnum):
-    SIGN_FOR_DUE_SOON = "SIGN_FOR_DUE_SOON"  # not yet signed for, a quarter of the window left
-    HANDLING_DUE_SOON = "HANDLING_DUE_SOON"  # past the 催办 point, due time not yet passed
-    SIGN_FOR_OVERDUE = "SIGN_FOR_OVERDUE"  # not signed for by sign_by
-    HANDLING_OVERDUE = "HANDLING_OVERDUE"  # the due time has passed
+DeadlineAlertKind = strawberry.enum(
+    stream.AlertKind, name="DeadlineAlertKind", description="What a deadline alert warns of."
+)
 
 
 @strawberry.type(description="An assignment about to breach (or breaching) a time limit.")
 class DeadlineAlert:
     id: strawberry.ID = strawberry.field(description="The event id (usable as `after`).")
     at: datetime
-    kind: DeadlineAlertKind
+    kind: DeadlineAlertKind  # type: ignore[valid-type]
     ticket_id: strawberry.ID
     assignment_id: strawberry.ID
     unit_id: strawberry.ID
@@ -118,7 +114,7 @@ class DeadlineAlert:
         return cls(
             id=strawberry.ID(str(e.id)),
             at=e.at,
-            kind=DeadlineAlertKind(stream.ALERT_KINDS[e.type]),
+            kind=stream.ALERT_KINDS[e.type],
             ticket_id=to_global_id("Ticket", e.ticket_id or 0),
             assignment_id=to_global_id("Assignment", e.entity_id),
             unit_id=to_global_id("Unit", after.get("unitId", 0)),

@@ -8,6 +8,7 @@ to one's unit, referred to one's centre) is followed from that moment on.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Collection, Sequence
 
 from sqlalchemy import ColumnElement, select
@@ -19,12 +20,22 @@ from domain.registry.visibility import Visibility
 from domain.tickets.models import Assignment, Ticket
 from domain.tickets.queries import ticket_filter
 
+
+class AlertKind(enum.StrEnum):
+    """What a deadline alert warns of."""
+
+    SIGN_FOR_DUE_SOON = "SIGN_FOR_DUE_SOON"  # not yet signed for, a quarter of the window left
+    HANDLING_DUE_SOON = "HANDLING_DUE_SOON"  # past the 催办 point, due time not yet passed
+    SIGN_FOR_OVERDUE = "SIGN_FOR_OVERDUE"  # not signed for by sign_by
+    HANDLING_OVERDUE = "HANDLING_OVERDUE"  # the due time has passed
+
+
 # Sweeper events a dispatcher screen shows as deadline alerts, and what each means.
-ALERT_KINDS: dict[str, str] = {
-    "assignment.sign_due_soon": "SIGN_FOR_DUE_SOON",
-    "assignment.reminded": "HANDLING_DUE_SOON",
-    "assignment.sign_overdue_reminded": "SIGN_FOR_OVERDUE",
-    "assignment.overdue": "HANDLING_OVERDUE",
+ALERT_KINDS: dict[str, AlertKind] = {
+    "assignment.sign_due_soon": AlertKind.SIGN_FOR_DUE_SOON,
+    "assignment.reminded": AlertKind.HANDLING_DUE_SOON,
+    "assignment.sign_overdue_reminded": AlertKind.SIGN_FOR_OVERDUE,
+    "assignment.overdue": AlertKind.HANDLING_OVERDUE,
 }
 
 
@@ -51,29 +62,13 @@ async def replay(
 ) -> list[StreamEvent]:
     """Committed events ``after < id <= upto`` the viewer may see, oldest first (``limit``)."""
     q = (
-        select(Event)
+        select(*Event.__table__.c)
         .join(Ticket, Ticket.id == Event.ticket_id)
         .where(Event.id > after, Event.id <= upto, ticket_filter(vis), *_conditions(flt))
         .order_by(Event.id)
         .limit(limit)
     )
-    rows = (await session.execute(q)).scalars().all()
-    return [_plain(e) for e in rows]
-
-
-def _plain(e: Event) -> StreamEvent:
-    return StreamEvent(
-        id=e.id,
-        at=e.at,
-        type=e.type,
-        actor=e.actor,
-        entity_type=e.entity_type,
-        entity_id=e.entity_id,
-        before=e.before,
-        after=e.after,
-        domains=tuple(e.domains),
-        ticket_id=e.ticket_id,
-    )
+    return [StreamEvent.of_record(r) for r in (await session.execute(q)).mappings()]
 
 
 async def visible_tickets(
