@@ -196,12 +196,14 @@ class YiwangGraphQL(GraphQL[Context, None]):
                 f"too many connections: at most {limit} per principal on this server",
             )
         self.connections[subject] = self.connections.get(subject, 0) + 1
+        context.counted_as = subject
         context.principal = principal
         context.token = token
         return {"subject": subject}
 
     def release(self, context: Context) -> None:
-        subject = context.principal.subject if context.token else None
+        # The subject counted at connect: the principal may since have been refreshed away.
+        subject, context.counted_as = context.counted_as, None
         if subject and self.connections.get(subject):
             self.connections[subject] -= 1
             if not self.connections[subject]:

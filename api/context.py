@@ -44,6 +44,8 @@ class Context:
     hub: EventHub | None = None
     connection_params: dict[str, Any] | None = None
     token: str | None = None
+    # The subject this connection is counted under (per-principal limit), as it connected.
+    counted_as: str | None = None
     authenticate: Callable[[str | None], Awaitable[Principal | None]] | None = None
     _vis: Visibility | None = None
     _vis_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
